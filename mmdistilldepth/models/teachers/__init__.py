@@ -1,0 +1,3 @@
+from .base_teacher import BaseTeacher
+
+__all__ = ['BaseTeacher']

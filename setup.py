@@ -1,0 +1,39 @@
+"""Installs the mmdistilldepth package (``pip install -e .``)."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def _version() -> str:
+    scope: dict = {}
+    with open(osp.join('mmdistilldepth', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='mmdistilldepth',
+    version=_version(),
+    description='Training and evaluation of Distill Any Depth '
+    '(cross-context distillation of monocular depth models) on MMEngine',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['mmdistilldepth', 'mmdistilldepth.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        'torch==2.14.1',
+        'torchvision==0.29.1',
+        'timm==1.0.31',
+        'diffusers==0.42.1',
+        'mmengine==0.10.7',
+        'mmcv-lite==2.2.0',
+        'numpy',
+        'opencv-python',
+        'safetensors',
+        'tqdm',
+    ],
+    extras_require={
+        'tests': ['pytest', 'onnx', 'onnxruntime'],
+    },
+    license='Apache-2.0',
+)
