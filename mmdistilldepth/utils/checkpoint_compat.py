@@ -6,8 +6,16 @@ saves a few non-tensor objects in its checkpoints (the message hub's
 ``torch.load`` calls fail on resume. Instead of turning ``weights_only`` off (which
 would let a malicious checkpoint run code while it unpickles), we allow-list exactly
 the classes and functions mmengine writes. Everything else is still refused.
+
+``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'min')``
+and so on. Rather than allow-listing Python's ``getattr`` (which would let a
+checkpoint read any attribute of any object it can build), the name
+``builtins.getattr`` is bound to :func:`_history_buffer_getattr`, which resolves
+exactly those statistics methods and refuses everything else.
 """
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import torch
@@ -25,6 +33,16 @@ def _numpy_globals() -> list:
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` restricted to ``HistoryBuffer``'s registered statistics methods."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only '
+        'HistoryBuffer statistics methods may be resolved')
+
+
 def allow_mmengine_checkpoints() -> None:
     """Add mmengine's checkpoint globals to torch's ``weights_only`` allow-list.
 
@@ -34,4 +52,6 @@ def allow_mmengine_checkpoints() -> None:
     if add_safe_globals is None:  # pragma: no cover - torch < 2.4 loads freely
         return
     from mmengine.logging.history_buffer import HistoryBuffer
-    add_safe_globals([HistoryBuffer, *_numpy_globals()])
+    HistoryBuffer()  # registers the default statistics methods on the class
+    add_safe_globals([HistoryBuffer, *_numpy_globals(),
+                      (_history_buffer_getattr, 'builtins.getattr')])

@@ -1,0 +1,37 @@
+"""Small helpers shared by the command-line tools."""
+from __future__ import annotations
+
+import os.path as osp
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from mmengine.config import Config
+
+
+class UserInputError(Exception):
+    """A problem with what the user gave (a path, a config value), said in one line."""
+
+
+def load_config(path: str) -> Config:
+    """Load a config, or fail with one line saying what is missing."""
+    if not osp.isfile(path):
+        raise UserInputError(f'config file {path} does not exist; give the path of a config '
+                             'such as configs/quickstart/cross_context_synthetic.py')
+    return Config.fromfile(path)
+
+
+def check_file(path: str, what: str, fix: str) -> None:
+    if not osp.isfile(path):
+        raise UserInputError(f'{what} {path} does not exist; {fix}')
+
+
+@contextmanager
+def one_line_errors(tool: str) -> Iterator[None]:
+    """Print expected failures (missing files, bad input) as one line and exit 2."""
+    try:
+        yield
+    except (UserInputError, FileNotFoundError) as exc:
+        message = str(exc) if isinstance(exc, UserInputError) else f'missing file: {exc}'
+        print(f'{tool}: error: {message}', file=sys.stderr)
+        sys.exit(2)

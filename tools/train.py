@@ -1,0 +1,79 @@
+"""Train a model from a config.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
+                         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm}]
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from mmdistilldepth.utils import (check_file, load_config, one_line_errors,
+                                  register_all_modules)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a depth model (distillation).')
+    parser.add_argument('config', help='the config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help="resume from a checkpoint: a path, or 'auto' (the default when "
+                        'the flag is given alone) for the latest one in the work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 AMP on CUDA, bf16 autocast on the CPU')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config values, e.g. train_cfg.max_iters=10')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                        help='how processes are launched (pytorch = torchrun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_config(args):
+    cfg = load_config(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        check_file(args.resume, 'checkpoint to resume from',
+                   'give an existing .pth, or --resume alone for the latest in the work dir')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if cfg.get('load_from') and not cfg.get('resume'):
+        check_file(cfg.load_from, 'load_from checkpoint',
+                   'fix load_from in the config or with --cfg-options load_from=PATH')
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    with one_line_errors('train.py'):
+        register_all_modules()
+        cfg = build_config(args)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+
+
+if __name__ == '__main__':
+    main()
