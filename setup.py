@@ -33,7 +33,7 @@ setup(
         'tqdm',
     ],
     extras_require={
-        'tests': ['pytest', 'onnx', 'onnxruntime'],
+        'tests': ['pytest', 'onnx', 'onnxruntime', 'h5py', 'scipy'],
     },
     license='Apache-2.0',
 )

@@ -27,33 +27,33 @@ from mmengine.registry import Registry
 
 SCOPE = 'mmdistilldepth'
 
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=[])
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['mmdistilldepth.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mmdistilldepth.engine'])
-LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=[])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE, locations=[])
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['mmdistilldepth.engine'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['mmdistilldepth.engine'])
+LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, scope=SCOPE, locations=[])
 
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmdistilldepth.datasets'])
-DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS,
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['mmdistilldepth.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE,
                          locations=['mmdistilldepth.datasets'])
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS,
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
                       locations=['mmdistilldepth.datasets.transforms'])
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmdistilldepth.models'])
-MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=[])
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['mmdistilldepth.models'])
+MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE, locations=[])
 
-OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=[])
-OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS,
+OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE, locations=[])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
                           locations=['mmdistilldepth.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
-                                      parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                      parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
                                       locations=['mmdistilldepth.engine'])
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE,
                             locations=[])
 
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmdistilldepth.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR,
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['mmdistilldepth.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE,
                      locations=['mmdistilldepth.evaluation'])
 
-VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS,
+VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE,
                        locations=['mmdistilldepth.visualization'])
-VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, locations=[])
+VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE, locations=[])

@@ -37,7 +37,7 @@ train_pipeline = [
     dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes')),
 ]
 train_dataloader = dict(
-    batch_size=8,
+    batch_size=4,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
@@ -61,8 +61,8 @@ val_evaluator = dict(type='AffineInvariantDepthMetric', benchmark='nyu',
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
-max_iters = 1200
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=400)
+max_iters = 600
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=200)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
@@ -71,11 +71,11 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.01),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-5),
+    dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters, eta_min=1e-5),
 ]
 
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=400, save_best='abs_rel', rule='less'))
+    checkpoint=dict(interval=200, save_best='abs_rel', rule='less'))
 custom_hooks = [dict(type='ValidateAtStartHook')]

@@ -1,0 +1,3 @@
+from .dpt_head import DPTHead, FeatureFusionBlock, ResidualConvUnit
+
+__all__ = ['DPTHead', 'FeatureFusionBlock', 'ResidualConvUnit']

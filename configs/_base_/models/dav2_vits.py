@@ -1,0 +1,17 @@
+# Depth Anything V2 Small (vits): DINOv2 vits encoder, DPT head reading blocks [2, 5, 8, 11].
+# Official hyper-parameters (Depth-Anything-V2 run.py / dpt.py). Set the weights with
+#   --cfg-options model.checkpoint=checkpoints/depth_anything_v2_vits.pth
+# or `model = dict(checkpoint=...)` in a leaf config; see docs/models.md for the files.
+model = dict(
+    type='DepthAnythingV2',
+    encoder='vits',
+    features=64,
+    out_channels=[48, 96, 192, 384],
+    use_bn=False,
+    use_clstoken=False,
+    fused_attn=True,
+    checkpoint=None,
+    data_preprocessor=dict(
+        type='DepthDataPreprocessor',
+        mean=[0.485, 0.456, 0.406],
+        std=[0.229, 0.224, 0.225]))

@@ -1,0 +1,8 @@
+# Table 1, shared-context distillation only, global normalization.
+_base_ = ['../cross_context_dav2_l.py']
+
+model = dict(
+    shared_context=True,
+    local_global=False,
+    loss_sc=dict(type='NormalizedL1Loss', normalization='global'),
+    loss_lg=None)

@@ -1,0 +1,81 @@
+"""Build a depth model from a config and run it on one image."""
+from __future__ import annotations
+
+import copy
+from typing import Optional, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+from mmdistilldepth.utils.image_io import read_rgb
+from .preprocessing import prepare_dav2_input
+
+DISTILLER_TYPE = 'CrossContextDistiller'
+
+
+def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+               device: Union[str, torch.device] = 'cpu') -> torch.nn.Module:
+    """Build the depth estimator of a config, load weights, move it to ``device``.
+
+    A distiller config (``model.type == 'CrossContextDistiller'``) builds only its
+    ``model.student``: teachers are never needed to predict.
+
+    Args:
+        config (str | Config): config file path or a loaded config.
+        checkpoint (str, optional): weights in any layout
+            :func:`~mmdistilldepth.models.checkpoint_loading.load_depth_checkpoint`
+            accepts; it replaces the config's own ``checkpoint`` field.
+        device (str | torch.device): where the model runs.
+
+    Returns:
+        nn.Module: the model in eval mode, with the config at ``model.cfg``.
+    """
+    from mmdistilldepth.models.checkpoint_loading import load_depth_checkpoint
+    from mmdistilldepth.registry import MODELS
+    from mmdistilldepth.utils import register_all_modules
+
+    register_all_modules()
+    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
+    if 'model' not in cfg:
+        raise KeyError(f'{getattr(cfg, "filename", None) or "config"} has no `model` field')
+    model_cfg = cfg.model
+    if model_cfg.get('type') == DISTILLER_TYPE:
+        model_cfg = model_cfg.student
+    model_cfg = copy.deepcopy(model_cfg)
+    if checkpoint is not None:
+        model_cfg.pop('checkpoint', None)
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        load_depth_checkpoint(model, checkpoint)
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+@torch.no_grad()
+def inference_depth(model: torch.nn.Module, image: Union[str, np.ndarray],
+                    input_size: int = 518) -> np.ndarray:
+    """Predict relative disparity for one image, as the official ``infer_image``.
+
+    Preprocessing: :func:`~mmdistilldepth.apis.preprocessing.prepare_dav2_input`
+    (keep aspect, lower bound ``input_size``, multiple of 14, cv2 bicubic, ImageNet
+    normalization); the output is resized back with bilinear ``align_corners=True``.
+
+    Args:
+        model (nn.Module): a model whose ``model(x, mode='tensor')`` returns
+            disparity (B, 1, h, w) for normalized images.
+        image (str | ndarray): an image path or an RGB uint8 array (H, W, 3).
+        input_size (int): the lower bound of the network input sides.
+
+    Returns:
+        ndarray: float32 disparity (H, W) at the image's resolution.
+    """
+    rgb = read_rgb(image) if isinstance(image, str) else image
+    if rgb.dtype != np.uint8:
+        raise TypeError(f'expected an RGB uint8 image, got dtype {rgb.dtype}')
+    param = next(model.parameters())
+    inputs = torch.from_numpy(prepare_dav2_input(rgb, input_size)).to(param.device)
+    disparity = model(inputs.to(param.dtype), mode='tensor').float()
+    disparity = F.interpolate(disparity, rgb.shape[:2], mode='bilinear', align_corners=True)
+    return disparity[0, 0].cpu().numpy()

@@ -1,0 +1,92 @@
+"""Turn a relative disparity map into files: colour PNG, 16-bit PNG, point cloud.
+
+Disparity from Depth Anything V2 is affine-invariant: its scale and shift are
+unknown, so every product here first normalizes it per image to [0, 1]
+(0 = the farthest pixel, 1 = the nearest).
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import cv2
+import numpy as np
+
+#: Assumptions of :func:`disparity_to_points` (documented in docs/models.md).
+DEFAULT_FOV_DEG = 60.0
+DEFAULT_DEPTH_RANGE = (1.0, 10.0)
+
+
+def normalize_disparity(disparity: np.ndarray) -> np.ndarray:
+    """Min-max normalize to float32 [0, 1]; a constant map becomes all zeros."""
+    disparity = np.asarray(disparity, dtype=np.float64)
+    low, high = float(disparity.min()), float(disparity.max())
+    if high - low <= 0:
+        return np.zeros(disparity.shape, np.float32)
+    return ((disparity - low) / (high - low)).astype(np.float32)
+
+
+def colorize_disparity(disparity: np.ndarray, colormap: int = cv2.COLORMAP_INFERNO) -> np.ndarray:
+    """A perceptual colour image of the disparity (near = bright), BGR uint8 (H, W, 3)."""
+    scaled = np.round(normalize_disparity(disparity) * 255).astype(np.uint8)
+    return cv2.applyColorMap(scaled, colormap)
+
+
+def disparity_to_uint16(disparity: np.ndarray) -> np.ndarray:
+    """Normalized disparity as uint16 (0 = farthest, 65535 = nearest)."""
+    return np.round(normalize_disparity(disparity) * 65535).astype(np.uint16)
+
+
+def disparity_to_points(disparity: np.ndarray, fov_deg: float = DEFAULT_FOV_DEG,
+                        depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE) -> np.ndarray:
+    """Unproject a disparity map into camera-frame points under stated assumptions.
+
+    The unknown affine ambiguity is fixed by assuming that the normalized disparity
+    ``d`` in [0, 1] spans inverse depth linearly from ``1/far`` to ``1/near``:
+    ``depth = 1 / (1/far + d * (1/near - 1/far))``. The camera is a pinhole with
+    horizontal field of view ``fov_deg``, square pixels and the principal point at
+    the image centre; x right, y down, z forward (OpenCV convention).
+
+    Args:
+        disparity (ndarray): (H, W) relative disparity.
+        fov_deg (float): assumed horizontal field of view in degrees.
+        depth_range (tuple): assumed (near, far) depth of the scene.
+
+    Returns:
+        ndarray: float32 (H*W, 3) points in row-major pixel order.
+    """
+    near, far = depth_range
+    if not 0 < near < far:
+        raise ValueError(f'depth_range must satisfy 0 < near < far, got {depth_range}')
+    height, width = disparity.shape
+    inv_depth = 1.0 / far + normalize_disparity(disparity) * (1.0 / near - 1.0 / far)
+    depth = 1.0 / inv_depth
+    focal = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    x = (u - width / 2.0) / focal * depth
+    y = (v - height / 2.0) / focal * depth
+    return np.stack([x, y, depth], axis=-1).reshape(-1, 3).astype(np.float32)
+
+
+def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> None:
+    """Write a binary little-endian PLY with float xyz and uchar RGB per vertex.
+
+    Args:
+        path (str): output file.
+        points (ndarray): (N, 3) float.
+        colors (ndarray): (N, 3) uint8 RGB.
+    """
+    vertex = np.empty(len(points), dtype=[('x', '<f4'), ('y', '<f4'), ('z', '<f4'),
+                                          ('red', 'u1'), ('green', 'u1'), ('blue', 'u1')])
+    for i, axis in enumerate('xyz'):
+        vertex[axis] = points[:, i]
+    for i, channel in enumerate(('red', 'green', 'blue')):
+        vertex[channel] = colors[:, i]
+    header = ('ply\nformat binary_little_endian 1.0\n'
+              f'element vertex {len(vertex)}\n'
+              'property float x\nproperty float y\nproperty float z\n'
+              'property uchar red\nproperty uchar green\nproperty uchar blue\n'
+              'end_header\n')
+    with open(path, 'wb') as f:
+        f.write(header.encode('ascii'))
+        f.write(vertex.tobytes())

@@ -1,0 +1,67 @@
+"""Depth Anything V2's official test-time preprocessing, in one place.
+
+``ResizeForDepthModel`` (datasets/transforms) and :func:`inference_depth` both call
+these functions, so training-time evaluation and inference resize identically.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence, Tuple
+
+import cv2
+import numpy as np
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def dav2_input_size(height: int, width: int, size: int = 518,
+                    multiple: int = 14) -> Tuple[int, int]:
+    """The network input size of the official ``Resize`` (lower bound, keep aspect).
+
+    ``scale = max(size / h, size / w)`` for both sides; each side becomes
+    ``round(side * scale / multiple) * multiple`` (numpy round, half to even) and,
+    if that is below ``size``, ``ceil(side * scale / multiple) * multiple``.
+
+    Args:
+        height (int): image height.
+        width (int): image width.
+        size (int): the lower bound of both sides (518 in the official code).
+        multiple (int): the sides are multiples of it (the patch size, 14).
+
+    Returns:
+        tuple: (new_height, new_width), e.g. (518, 686) for 480x640.
+    """
+    scale = max(size / height, size / width)
+
+    def fit(side: float) -> int:
+        value = int(np.round(side / multiple) * multiple)
+        if value < size:
+            value = int(math.ceil(side / multiple) * multiple)
+        return value
+
+    return fit(scale * height), fit(scale * width)
+
+
+def prepare_dav2_input(rgb: np.ndarray, size: int = 518,
+                       mean: Sequence[float] = IMAGENET_MEAN,
+                       std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> the official float32 network input (1, 3, h, w).
+
+    ``/255`` in float64, cv2 ``INTER_CUBIC`` resize to :func:`dav2_input_size` on the
+    float64 image, ImageNet normalization in float64, CHW, float32.
+
+    Args:
+        rgb (ndarray): RGB image, uint8 (H, W, 3).
+        size (int): the lower bound of the network input sides.
+
+    Returns:
+        ndarray: float32 (1, 3, h, w), h and w multiples of 14.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f'expected an RGB image (H, W, 3), got shape {rgb.shape}')
+    image = rgb / 255.0
+    new_h, new_w = dav2_input_size(image.shape[0], image.shape[1], size)
+    image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_CUBIC)
+    image = (image - np.asarray(mean)) / np.asarray(std)
+    return np.ascontiguousarray(image.transpose(2, 0, 1)).astype(np.float32)[None]

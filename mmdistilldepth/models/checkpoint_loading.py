@@ -1,0 +1,213 @@
+"""One loader for every Depth Anything V2 checkpoint layout.
+
+Layouts recognised from the key names:
+
+``dav2``
+    Official Depth Anything V2 ``.pth`` and Distill-Any-Depth small/base
+    ``.safetensors``: a bare state dict with ``pretrained.*`` (DINOv2) and
+    ``depth_head.*`` (DPT). Our ``DepthAnythingV2`` uses the same names.
+``dad_large``
+    Distill-Any-Depth Large ``.safetensors``: ``backbone.*`` with chunked blocks
+    ``backbone.blocks.0.<i>.*`` (DINOv2 ``block_chunks=1``) and ``depth_head.*``; its
+    head applies the final ReLU after a bilinear resize to the input size, so the
+    loader sets ``final_relu_after_upsample`` on the model.
+``ours``
+    Our training checkpoints (MMEngine ``{'state_dict': ..., 'meta': ...}``) whose
+    student keys are ``student.*`` (the distiller's ``DepthAnythingV2``); other
+    distiller keys (teachers, frozen feature encoders) are ignored.
+
+Files are read with ``safetensors`` or ``torch.load(weights_only=True)``: loading
+never runs code from a pickle.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+StateDict = Dict[str, torch.Tensor]
+
+LAYOUTS = ('dav2', 'dad_large', 'ours')
+STUDENT_PREFIX = 'student.'
+_CHUNKED_BLOCK = re.compile(r'^blocks\.\d+\.(\d+)\.')
+# Distiller-level wrappers that may appear in front of the keys.
+_WRAPPER_PREFIXES = ('module.', '_orig_mod.')
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
+    """Read a checkpoint file without unpickling arbitrary objects.
+
+    Args:
+        path (str): ``.safetensors`` or a torch file (``.pth``/``.pt``/``.ckpt``).
+
+    Returns:
+        tuple: the flat state dict (tensors only) and the ``meta`` dict (empty when
+        the file has none).
+
+    Raises:
+        CheckpointError: missing file, or a pickle that needs arbitrary code.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f'checkpoint {path!r} does not exist')
+    if path.endswith('.safetensors'):
+        from safetensors import safe_open
+        with safe_open(path, framework='pt', device='cpu') as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+            meta = dict(f.metadata() or {})
+        return state, meta
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f'{path}: refusing to unpickle it (torch.load(weights_only=True) failed: '
+            f'{str(exc).splitlines()[0]}). Only if you trust the file, convert it once with '
+            f'`python tools/model_converters/convert_checkpoint.py {path} OUT.safetensors '
+            '--to dav2 --unsafe-allow-pickle` and load OUT.safetensors') from exc
+    return split_checkpoint(obj, path)
+
+
+def split_checkpoint(obj, source: str = 'checkpoint') -> Tuple[StateDict, dict]:
+    """Take the state dict (and meta) out of a loaded checkpoint object."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f'{source}: expected a dict of tensors, got {type(obj).__name__}')
+    meta = dict(obj.get('meta') or {}) if isinstance(obj.get('meta'), Mapping) else {}
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+            break
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not state:
+        raise CheckpointError(f'{source}: holds no tensors (keys: {list(obj)[:8]})')
+    return state, meta
+
+
+def _strip_wrappers(state: StateDict) -> StateDict:
+    for prefix in _WRAPPER_PREFIXES:
+        if all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def detect_layout(state: Mapping[str, torch.Tensor]) -> str:
+    """Guess the layout (one of :data:`LAYOUTS`) from the key names.
+
+    Raises:
+        CheckpointError: no known layout fits; the message shows sample keys.
+    """
+    keys = list(state)
+    if any(k.startswith(STUDENT_PREFIX + 'pretrained.') for k in keys):
+        return 'ours'
+    if any(k.startswith('pretrained.') for k in keys):
+        return 'dav2'
+    if any(k.startswith('backbone.') for k in keys) and \
+            any(k.startswith('depth_head.') for k in keys):
+        return 'dad_large'
+    raise CheckpointError(
+        'cannot tell the checkpoint layout: expected pretrained.*/depth_head.* '
+        '(Depth Anything V2, Distill-Any-Depth S/B), backbone.*/depth_head.* '
+        '(Distill-Any-Depth Large) or student.* (mmdistilldepth training); first keys: '
+        f'{keys[:5]}')
+
+
+def to_dav2_layout(state: StateDict, layout: Optional[str] = None) -> Tuple[StateDict, str]:
+    """Rename a state dict of any known layout to the official DAv2 names.
+
+    Returns:
+        tuple: the renamed state dict (``pretrained.*``, ``depth_head.*``) and the
+        layout it came from.
+    """
+    state = _strip_wrappers(dict(state))
+    layout = layout or detect_layout(state)
+    out: StateDict = OrderedDict()
+    if layout == 'dav2':
+        out.update(state)
+    elif layout == 'ours':
+        for key, value in state.items():
+            if key.startswith(STUDENT_PREFIX):
+                out[key[len(STUDENT_PREFIX):]] = value
+    elif layout == 'dad_large':
+        for key, value in state.items():
+            if key.startswith('backbone.'):
+                key = 'pretrained.' + _CHUNKED_BLOCK.sub(r'blocks.\1.', key[len('backbone.'):])
+            out[key] = value
+    else:
+        raise CheckpointError(f'unknown layout {layout!r}; choose one of {LAYOUTS}')
+    return out, layout
+
+
+def describe_encoder(state: Mapping[str, torch.Tensor]) -> str:
+    """'embed_dim 384, 12 blocks' for a DAv2-layout state dict (for messages)."""
+    pos = state.get('pretrained.pos_embed')
+    blocks = {int(m.group(1)) for k in state
+              if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k))}
+    dim = pos.shape[-1] if pos is not None else '?'
+    return f'embed_dim {dim}, {len(blocks)} blocks'
+
+
+def load_depth_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
+                          layout: Optional[str] = None, scope: str = 'all') -> str:
+    """Load any known checkpoint layout into a ``DepthAnythingV2``, strictly.
+
+    Tensors are cast to the model's dtypes (fp16 files load exactly as ``.float()``).
+    A missing ``pretrained.mask_token`` (some releases delete it; it is unused at
+    inference) is the one tolerated difference.
+
+    Args:
+        model (DepthAnythingV2): the model to fill.
+        checkpoint (str | Mapping): a path, or an already loaded checkpoint dict.
+        layout (str, optional): force a layout instead of detecting it.
+        scope (str): ``'all'``, or ``'encoder'`` to load only the encoder
+            (``pretrained.*``) and keep the head's fresh initialization: the paper's
+            Table 5 setting (appendix C.1), decoder trained from scratch.
+
+    Returns:
+        str: the layout that was loaded.
+
+    Raises:
+        CheckpointError: unreadable file, unknown layout, or keys/shapes that do not
+            match (the message names the missing and unexpected keys and the layout).
+    """
+    source = checkpoint if isinstance(checkpoint, str) else 'checkpoint dict'
+    if isinstance(checkpoint, str):
+        state, _ = read_checkpoint(checkpoint)
+    else:
+        state, _ = split_checkpoint(checkpoint, source)
+    state, layout = to_dav2_layout(state, layout)
+    own = model.state_dict()
+    if scope not in ('all', 'encoder'):
+        raise ValueError(f"load_depth_checkpoint: scope must be 'all' or 'encoder', got {scope!r}")
+    if scope == 'encoder':
+        state = {k: v for k, v in state.items() if k.startswith('pretrained.')}
+        state.update({k: v for k, v in own.items() if not k.startswith('pretrained.')})
+    if 'pretrained.mask_token' in own and 'pretrained.mask_token' not in state:
+        state['pretrained.mask_token'] = own['pretrained.mask_token']
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong_shape = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+                   for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong_shape:
+        raise CheckpointError(
+            f'{source} (layout guessed: {layout}, encoder {describe_encoder(state)}) does '
+            f'not fit the model (encoder {describe_encoder(own)}): '
+            f'{len(missing)} missing keys {_short(missing)}, '
+            f'{len(unexpected)} unexpected keys {_short(unexpected)}, '
+            f'{len(wrong_shape)} shape mismatches {_short(wrong_shape)}. '
+            'Check the config\'s encoder/features/out_channels against the checkpoint.')
+    state = {k: v.to(own[k].dtype) for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+    if layout == 'dad_large' and scope == 'all' and hasattr(model, 'depth_head'):
+        model.depth_head.final_relu_after_upsample = True
+    return layout
+
+
+def _short(items, n: int = 6) -> str:
+    return str(items[:n]) + (' ...' if len(items) > n else '')

@@ -1,0 +1,80 @@
+"""Depth Anything V2 (official or Distill-Any-Depth weights) as a frozen teacher."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from mmdistilldepth.apis.preprocessing import IMAGENET_MEAN, IMAGENET_STD, dav2_input_size
+from mmdistilldepth.registry import MODELS
+from ..checkpoint_loading import load_depth_checkpoint
+from .base_teacher import BaseTeacher
+
+
+def round_to_multiple(height: int, width: int, multiple: int = 14) -> tuple:
+    """The nearest multiple of ``multiple`` of each side (at least one patch)."""
+    return (max(multiple, int(round(height / multiple)) * multiple),
+            max(multiple, int(round(width / multiple)) * multiple))
+
+
+@MODELS.register_module()
+class DepthAnythingTeacher(BaseTeacher):
+    """A frozen ``DepthAnythingV2`` that predicts disparity for [0, 1] RGB views.
+
+    The views are ImageNet-normalized, resized (bicubic) to the network size,
+    run under autocast where the device allows it (bf16 on CUDA) and the disparity
+    is resized back (bilinear, ``align_corners=True``) to the view size.
+
+    Args:
+        model (dict): the estimator config, e.g.
+            ``dict(type='DepthAnythingV2', encoder='vitl', features=256,
+            out_channels=[256, 512, 1024, 1024])``.
+        checkpoint (str, optional): weights in any layout the loader accepts
+            (official DAv2 ``.pth``, Distill-Any-Depth ``.safetensors``, ours).
+            None keeps the random init (tests only).
+        input_size (int, optional): run at the official size for this lower bound
+            (keep aspect, multiple of 14, see ``dav2_input_size``), e.g. 518. None
+            runs at the view size, rounded to a multiple of 14 when it is not one.
+        autocast_dtype (torch.dtype, optional): autocast dtype on CUDA
+            (``torch.bfloat16``); None runs in float32. The CPU runs in float32.
+    """
+
+    def __init__(self, model: dict, checkpoint: Optional[str] = None,
+                 input_size: Optional[int] = None,
+                 autocast_dtype: Optional[torch.dtype] = torch.bfloat16) -> None:
+        super().__init__()
+        model = dict(model)
+        model.pop('checkpoint', None)
+        self.model = MODELS.build(model)
+        self.layout = None
+        if checkpoint is not None:
+            self.layout = load_depth_checkpoint(self.model, checkpoint)
+        self.input_size = input_size
+        self.autocast_dtype = autocast_dtype
+        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.freeze()
+
+    def network_size(self, height: int, width: int) -> tuple:
+        """The (h, w) the network runs at for a view of (height, width)."""
+        if self.input_size is not None:
+            return dav2_input_size(height, width, self.input_size)
+        return round_to_multiple(height, width, self.model.patch_size)
+
+    def _predict(self, images: torch.Tensor,
+                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+        height, width = images.shape[-2:]
+        x = (images.float() - self.mean) / self.std
+        size = self.network_size(height, width)
+        if size != (height, width):
+            x = F.interpolate(x, size, mode='bicubic', align_corners=False)
+        use_autocast = images.device.type == 'cuda' and self.autocast_dtype is not None
+        with torch.autocast(images.device.type, dtype=self.autocast_dtype,
+                            enabled=use_autocast):
+            disparity = self.model(x, mode='tensor')
+        disparity = disparity.float()
+        if disparity.shape[-2:] != (height, width):
+            disparity = F.interpolate(disparity, (height, width), mode='bilinear',
+                                      align_corners=True)
+        return disparity

@@ -1,0 +1,142 @@
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+
+from mmdistilldepth.datasets import SyntheticScenes
+from mmdistilldepth.registry import MODELS
+from mmdistilldepth.utils import register_all_modules
+
+register_all_modules()
+
+STUDENT = dict(type='DepthAnythingV2', encoder=dict(embed_dim=48, depth=2, num_heads=2,
+                                                    layer_idx=(0, 1, 1, 1)),
+               features=16, out_channels=(8, 16, 32, 32))
+
+
+def _model(**kw):
+    cfg = dict(type='CrossContextDistiller', student=STUDENT,
+               teacher=dict(type='SimulatedTeacher', internal_size=16), train_size=(56, 56),
+               loss_sc=dict(type='NormalizedL1Loss', normalization='hybrid'),
+               loss_lg=dict(type='NormalizedL1Loss', normalization='hybrid'),
+               loss_grad=dict(type='GradientMatchingLoss', scales=2),
+               loss_feat=dict(type='FeatureAlignmentLoss'))
+    cfg.update(kw)
+    return MODELS.build(cfg)
+
+
+def _batch(model, num_local=3, b=2):
+    np.random.seed(0)
+    pipeline = [dict(type='CrossContextCrops', num_local=num_local),
+                dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes'))]
+    ds = SyntheticScenes(num_samples=b, height=70, width=84, seed=3, pipeline=pipeline)
+    return model.data_preprocessor(pseudo_collate([ds[i] for i in range(b)]), True)
+
+
+def _count_calls(model):
+    calls = dict(teacher=0, student=0, teacher_views=[], student_views=[])
+    t_predict, s_forward = model.teacher.predict, model.student.forward_with_features
+
+    def teacher(images, gt_depth=None):
+        calls['teacher'] += 1
+        calls['teacher_views'].append(len(images))
+        return t_predict(images, gt_depth=gt_depth)
+
+    def student(x):
+        calls['student'] += 1
+        calls['student_views'].append(len(x))
+        return s_forward(x)
+    model.teacher.predict = teacher
+    model.student.forward_with_features = student
+    return calls
+
+
+@pytest.mark.parametrize('num_local', [1, 3])
+def test_one_teacher_call_one_student_call(num_local):
+    model = _model()
+    data = _batch(model, num_local=num_local)
+    calls = _count_calls(model)
+    losses = model.loss(**data)
+    assert set(losses) == {'loss_sc', 'loss_lg', 'loss_grad', 'loss_feat'}
+    assert calls['teacher'] == 1 and calls['teacher_views'] == [2 * (1 + num_local)]
+    assert calls['student'] == 1 and calls['student_views'] == [2 * 2]
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    # every student parameter learns, but those the official architecture never uses
+    # either: the mask token, and refinenet4's first residual unit (single input)
+    unused = ('pretrained.mask_token', 'depth_head.scratch.refinenet4.resConfUnit1.')
+    no_grad = [n for n, p in model.student.named_parameters() if p.grad is None]
+    assert no_grad and all(n.startswith(unused) for n in no_grad)
+
+
+def test_teacher_stays_out_of_checkpoint_optimizer_and_train_mode():
+    model = _model()
+    assert not any(k.startswith(('teacher', '_frozen', 'feat_encoder'))
+                   for k in model.state_dict())
+    assert all(k.startswith('student.') for k in model.state_dict())
+    student_params = {id(p) for p in model.student.parameters()}
+    assert {id(p) for p in model.parameters()} == student_params
+    model.train()
+    assert model.student.training
+    assert not model.teacher.training and not model.feat_encoder.training
+    assert all(not p.requires_grad for p in model.feat_encoder.parameters())
+
+
+def test_feat_encoder_is_the_initial_student_encoder():
+    model = _model()
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(1.0)
+    model.init_weights()  # the runner calls this before loading any checkpoint
+    for (k, a), (_, b) in zip(model.student.backbone.state_dict().items(),
+                              model.feat_encoder.state_dict().items()):
+        torch.testing.assert_close(a, b)
+
+
+def test_switches_table2():
+    # no shared context: the shared view is the whole image, one student view per image
+    model = _model(shared_context=False, local_global=False, loss_lg=None)
+    data = _batch(model)
+    calls = _count_calls(model)
+    losses = model.loss(**data)
+    assert 'loss_lg' not in losses
+    assert calls['teacher_views'] == [2] and calls['student_views'] == [2]
+    with pytest.raises(ValueError, match='nothing to distill'):
+        _model(loss_sc=None, local_global=False)
+
+
+def test_predict_and_eval_without_teacher():
+    model = _model(teacher=None)
+    assert model.teacher is None
+    samples = model.predict(torch.rand(2, 3, 42, 56))
+    assert samples[0].pred_depth.data.shape == (1, 42, 56)
+    with pytest.raises(RuntimeError, match='without a teacher'):
+        model.loss(**_batch(model))
+
+
+def test_local_global_compares_matching_regions():
+    """With a perfect student (its output = the truth), L_lg only sees teacher flaws.
+
+    A student whose global prediction equals the true disparity, cut at the local
+    boxes, must match a noise-free full-resolution teacher up to each crop's affine
+    map, so a global-normalized L_lg is ~0; a student map shifted by a few pixels
+    (regions no longer matching) gives a clearly larger loss.
+    """
+    model = _model(teacher=dict(type='SimulatedTeacher', internal_size=56, noise_amplitude=0.0),
+                   loss_lg=dict(type='NormalizedL1Loss', normalization='global'),
+                   loss_grad=None, loss_feat=None, loss_sc=None)
+    data = _batch(model, num_local=2)
+    views, gt, local = model._cut_views(data['inputs'], data['data_samples'])
+
+    class Perfect(torch.nn.Module):
+        def forward_with_features(self, x):
+            return self.disp, None
+    perfect = Perfect()
+    truth = torch.where(gt[2:4] > 0, 1 / gt[2:4].clamp(min=1e-6), torch.zeros_like(gt[2:4]))
+    perfect.disp = truth
+    model.student = perfect
+    model.shared_context = False
+    good = model.loss(**data)['loss_lg']
+    perfect.disp = torch.roll(truth, shifts=6, dims=-1)
+    bad = model.loss(**data)['loss_lg']
+    assert good < 0.03 and bad > 3 * good

@@ -1,0 +1,95 @@
+"""Convert Depth Anything V2 checkpoints between the official and our layouts.
+
+    python tools/model_converters/convert_checkpoint.py IN OUT --to {dav2,ours}
+                                                        [--unsafe-allow-pickle]
+
+IN may be any layout the loader accepts: official Depth Anything V2 ``.pth``,
+Distill-Any-Depth ``.safetensors`` (small/base, or Large with ``backbone.*`` and
+chunked blocks), or our training checkpoint (``state_dict`` with ``student.*``).
+
+``--to dav2`` writes a bare state dict with the official names (``pretrained.*``,
+``depth_head.*``) that the official ``DepthAnythingV2.load_state_dict`` accepts
+unchanged; ``--to ours`` writes ``{'state_dict': {'student.*': ...}, 'meta': ...}``
+that ``load_from`` / ``init_model`` accept. OUT's extension picks the format:
+``.safetensors`` or a torch file (``.pth``, ``.pt``). Tensors keep their dtype.
+
+Files are read without unpickling code. ``--unsafe-allow-pickle`` reads IN with
+``torch.load(weights_only=False)``, which can run arbitrary code: only for files
+you trust, to convert them once into a safe format.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from collections import OrderedDict
+from typing import Dict, Optional, Sequence
+
+import torch
+
+from mmdistilldepth.models.checkpoint_loading import (STUDENT_PREFIX, CheckpointError,
+                                                      read_checkpoint, split_checkpoint,
+                                                      to_dav2_layout)
+from mmdistilldepth.utils import UserInputError, check_file, one_line_errors
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert a Depth Anything V2 checkpoint between layouts.')
+    parser.add_argument('src', help='input checkpoint (.pth/.pt/.safetensors)')
+    parser.add_argument('dst', help='output file; .safetensors or .pth/.pt')
+    parser.add_argument('--to', choices=['dav2', 'ours'], required=True,
+                        help='dav2: official names; ours: mmdistilldepth training layout')
+    parser.add_argument('--unsafe-allow-pickle', action='store_true',
+                        help='read IN with full unpickling (runs code in the file; only for '
+                        'trusted files)')
+    return parser.parse_args(argv)
+
+
+def read_any(path: str, allow_pickle: bool = False):
+    if allow_pickle and not path.endswith('.safetensors'):
+        return split_checkpoint(torch.load(path, map_location='cpu', weights_only=False), path)
+    return read_checkpoint(path)
+
+
+def save(state: Dict[str, torch.Tensor], path: str, meta: dict) -> None:
+    """Write a flat state dict (safetensors) or ``state``/``{'state_dict','meta'}`` (torch)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    if path.endswith('.safetensors'):
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in state.items()}, path,
+                  metadata={k: str(v) for k, v in meta.items()})
+    elif meta.get('layout') == 'ours':
+        torch.save(dict(state_dict=state, meta=meta), path)
+    else:
+        torch.save(state, path)
+
+
+def convert(src: str, dst: str, to: str, allow_pickle: bool = False) -> str:
+    """Convert ``src`` into ``dst``; returns the source layout."""
+    state, _ = read_any(src, allow_pickle)
+    state, layout = to_dav2_layout(state)
+    if to == 'ours':
+        state = OrderedDict((STUDENT_PREFIX + k, v) for k, v in state.items())
+    meta = dict(layout=to, converted_from=layout, source=osp.basename(src))
+    save(state, dst, meta)
+    return layout
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    with one_line_errors('convert_checkpoint'):
+        check_file(args.src, 'checkpoint', 'give the path of a .pth or .safetensors file')
+        try:
+            layout = convert(args.src, args.dst, args.to, args.unsafe_allow_pickle)
+        except CheckpointError as exc:
+            raise UserInputError(str(exc)) from exc
+    print(f'{args.src} ({layout}) -> {args.dst} ({args.to})')
+    if layout == 'dad_large' and args.to == 'dav2':
+        print('note: Distill-Any-Depth Large applies its final ReLU after resizing to the '
+              'input size; the official DAv2 head applies it before. Outputs are identical '
+              'for inputs whose sides are multiples of 14 (what infer_image feeds).')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
