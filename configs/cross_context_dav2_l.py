@@ -31,3 +31,4 @@ model = dict(
     loss_weights=dict(sc=1.0, lg=0.5, feat=1.0, grad=2.0))
 
 default_hooks = dict(checkpoint=dict(interval=2000, save_best='abs_rel', rule='less'))
+custom_hooks = [dict(type='DepthVisualizationHook', interval=1000)]

@@ -78,4 +78,7 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=200, save_best='abs_rel', rule='less'))
-custom_hooks = [dict(type='ValidateAtStartHook')]
+custom_hooks = [
+    dict(type='ValidateAtStartHook'),
+    dict(type='DepthVisualizationHook', interval=200),  # PNGs under work_dir/*/vis_data
+]

@@ -134,6 +134,10 @@ class CrossContextDistiller(BaseModel):
         # Frozen models live outside the module tree (see the class docstring).
         self._frozen: Dict[str, Optional[nn.Module]] = dict(teacher=None, feat_encoder=None)
         self._feat_encoder_cfg = feat_encoder
+        # Set by DepthVisualizationHook for the iterations it draws: the first image's
+        # views and predictions are then kept (detached) in ``visuals``; no extra calls.
+        self.record_visuals = False
+        self.visuals: Dict[str, torch.Tensor] = {}
         if teacher is not None:
             self._frozen['teacher'] = self._freeze(MODELS.build(teacher))
         self._refresh_feat_encoder()
@@ -306,6 +310,13 @@ class CrossContextDistiller(BaseModel):
         if self.loss_feat is not None:
             losses['loss_feat'] = w['feat'] * self.loss_feat(
                 s_feat, self._frozen_features(student_views))
+        if self.record_visuals:
+            self.visuals = dict(shared_rgb=v_shared[0], shared_teacher=t_shared[0],
+                                shared_student=s_shared[0])
+            if self.loss_lg is not None:
+                self.visuals.update(local_rgb=v_local[0], local_teacher=t_local[0],
+                                    local_student=s_crops[0])
+            self.visuals = {k: v.detach().float().cpu() for k, v in self.visuals.items()}
         return losses
 
     def predict(self, inputs: torch.Tensor,

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
+from .normalized_l1_loss import outside_inference_mode
 
 
 def feature_alignment_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None,
@@ -38,7 +39,8 @@ def feature_alignment_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] 
                          f'{tuple(target.shape)}')
     channel_dim = 1 if pred.dim() == 4 else -1
     dtype = torch.promote_types(pred.dtype, torch.float32)
-    cos = F.cosine_similarity(pred.to(dtype), target.detach().to(dtype), dim=channel_dim)
+    target = outside_inference_mode(target.detach().to(dtype))
+    cos = F.cosine_similarity(pred.to(dtype), target, dim=channel_dim)
     cos = cos.flatten(1)  # (B, tokens)
     valid = torch.ones_like(cos, dtype=torch.bool) if mask is None else mask.reshape(
         cos.shape).bool()

@@ -11,12 +11,18 @@ from .contexts import GROUPINGS, NORMALIZATIONS, build_contexts
 from .normalization import normalize_flat
 
 
+def outside_inference_mode(x: Tensor) -> Tensor:
+    """A tensor autograd may save: teachers run under ``torch.inference_mode()``."""
+    return x.clone() if x.is_inference() else x
+
+
 def prepare_depth_pair(pred: Tensor, target: Tensor, mask: Optional[Tensor]
                        ) -> Tuple[Tensor, Tensor, Tensor]:
     """Check (B, 1, H, W) shapes, compute in >= float32, detach the target.
 
     Invalid pixels of both maps are set to 0, so NaN or inf there cannot leak into
-    the loss or its gradient. Returns ``pred``, ``target`` and a bool ``mask``.
+    the loss or its gradient. Targets and masks made under ``torch.inference_mode``
+    are accepted. Returns ``pred``, ``target`` and a bool ``mask``.
     """
     if pred.shape != target.shape or pred.dim() != 4 or pred.shape[1] != 1:
         raise ValueError(f'pred and target must both have shape (B, 1, H, W); got '
@@ -26,7 +32,7 @@ def prepare_depth_pair(pred: Tensor, target: Tensor, mask: Optional[Tensor]
     elif mask.shape != target.shape:
         raise ValueError(f'mask must have the shape of target {tuple(target.shape)}, '
                          f'got {tuple(mask.shape)}')
-    mask = mask.bool()
+    mask, target = outside_inference_mode(mask.bool()), outside_inference_mode(target)
     dtype = torch.promote_types(pred.dtype, torch.float32)
     pred, target = pred.to(dtype), target.detach().to(dtype)
     return torch.where(mask, pred, 0.0), torch.where(mask, target, 0.0), mask

@@ -69,3 +69,13 @@ def test_degenerate_inputs():
     assert torch.isfinite(value) and torch.isfinite(student.grad).all()
     with pytest.raises(ValueError, match='same shape'):
         loss(torch.randn(1, 4, 8), torch.randn(1, 4, 6))
+
+
+def test_frozen_features_from_inference_mode():
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        frozen, mask = torch.randn(2, 12, 8), torch.rand(2, 12) > 0.3
+    student = torch.randn(2, 12, 8, requires_grad=True)
+    value = FeatureAlignmentLoss()(student, frozen, mask)
+    value.backward()
+    assert torch.isfinite(student.grad).all() and value > 0

@@ -108,3 +108,13 @@ def test_arguments():
     with pytest.raises(ValueError, match='scales'):
         GradientMatchingLoss(scales=0)(*random_maps())
     assert 'scales=4' in repr(GradientMatchingLoss())
+
+
+def test_teacher_maps_from_inference_mode():
+    pred, target, mask = random_maps()
+    with torch.inference_mode():
+        target_i, mask_i = target.clone(), mask.clone()
+    loss = GradientMatchingLoss()
+    value = loss(pred.requires_grad_(), target_i, mask_i)
+    value.backward()
+    torch.testing.assert_close(value, loss(pred, target, mask))

@@ -1,4 +1,5 @@
 """NormalizedL1Loss(hdn_compat=True) against the official HDN numbers (fixture hdn_loss/)."""
+import functools
 import json
 
 import numpy as np
@@ -18,6 +19,7 @@ def _one_thread():
     yield
     torch.set_num_threads(threads)
 
+
 CASES = ['c0_32x48', 'c1_57x61', 'c2_32x48_const', 'c3_57x61_allvalid', 'c4_40x40_square']
 # expected.json key -> NormalizedL1Loss arguments.
 KEYS = {
@@ -36,13 +38,19 @@ PAIRS = [(case, key) for case in CASES for key in KEYS
          if key != 'hdn_ds_level3' or case == 'c4_40x40_square']
 
 
-def load_case(case, dtype=torch.float64):
+@functools.lru_cache()
+def load_fixture():
     inputs = np.load(require_fixture('hdn_loss', 'inputs.npz'))
-    expected = json.load(open(require_fixture('hdn_loss', 'expected.json')))[case]
-    tensors = [torch.from_numpy(inputs[f'{case}__{name}'])
-               for name in ('student', 'teacher', 'mask')]
-    student, teacher, mask = tensors
-    return student.to(dtype), teacher.to(dtype), mask, expected
+    with open(require_fixture('hdn_loss', 'expected.json')) as f:
+        expected = json.load(f)
+    return {key: torch.from_numpy(inputs[key]) for key in inputs.files}, expected
+
+
+def load_case(case, dtype=torch.float64):
+    inputs, expected = load_fixture()
+    student, teacher, mask = (inputs[f'{case}__{name}']
+                              for name in ('student', 'teacher', 'mask'))
+    return student.to(dtype), teacher.to(dtype), mask, expected[case]
 
 
 @pytest.mark.parametrize('case,key', PAIRS)

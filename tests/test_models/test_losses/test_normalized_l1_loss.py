@@ -17,6 +17,7 @@ def _one_thread():
     yield
     torch.set_num_threads(threads)
 
+
 NORMALIZED = [('global', 'range'), ('hybrid', 'range'), ('hybrid', 'quantile'),
               ('hybrid', 'spatial'), ('local', 'range'), ('local', 'quantile'),
               ('local', 'spatial')]
@@ -155,7 +156,12 @@ def test_constant_regions_and_empty_contexts_are_finite(normalization, grouping,
 
 
 def test_float32_matches_float64_away_from_bin_edges():
-    """Targets kept 0.25 away from every range edge, so no pixel can change bin."""
+    """No pixel can change context between the two precisions.
+
+    Range edges fall on integers (min 0, max 8) and the targets stay 0.25 away from
+    them; quantile edges are target values or lie between two of them, which float32
+    keeps apart and in order.
+    """
     g = torch.Generator().manual_seed(3)
     shape = (2, 1, 24, 20)
     target = torch.randint(0, 8, shape, generator=g).double() + 0.25 + 0.5 * torch.rand(
@@ -223,3 +229,15 @@ def test_no_mask_means_all_valid():
     loss = build('hybrid', 'quantile')
     ones = torch.ones_like(pred, dtype=torch.bool)
     assert loss(pred, target) == loss(pred, target, ones)
+
+
+@pytest.mark.parametrize('normalization,grouping', ALL)
+def test_teacher_maps_from_inference_mode(normalization, grouping):
+    """Teachers predict under torch.inference_mode(); their maps must be usable."""
+    pred, target, mask = random_maps()
+    with torch.inference_mode():
+        target_i, mask_i = target.clone(), mask.clone()
+    loss = build(normalization, grouping)
+    value = loss(pred.requires_grad_(), target_i, mask_i)
+    value.backward()
+    torch.testing.assert_close(value, loss(pred, target, mask))
