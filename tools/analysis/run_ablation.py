@@ -1,0 +1,138 @@
+"""The paper's Tables 1 and 2 reproduced in miniature, in the synthetic world.
+
+    python tools/analysis/run_ablation.py [--seeds 0 1] [--iters 600] [--out docs/ablation.md]
+
+Each setting of ``configs/ablations/`` is applied to the quickstart config (the same
+model overrides, read from the ablation config files themselves, so the two cannot
+drift apart) and trained for ``--iters`` iterations per seed; the student is then
+evaluated on the synthetic NYUv2-layout set. The script writes a markdown table of
+AbsRel and delta1 (mean +- std over seeds) with the paper's numbers beside it, and the
+time it took.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import re
+import statistics
+import sys
+import time
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmdistilldepth.utils import register_all_modules
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+QUICKSTART = osp.join(ROOT, 'configs', 'quickstart', 'cross_context_synthetic.py')
+
+#: the paper's numbers (ETH3D AbsRel, DIODE AbsRel) for each ablation config
+PAPER = {
+    'table1_shared_context_global': (0.064, 0.259),
+    'table1_shared_context_none': (0.057, 0.239),
+    'table1_shared_context_local': (0.070, 0.245),
+    'table1_shared_context_hybrid': (0.057, 0.238),
+    'table1_local_global_global': (0.065, 0.239),
+    'table1_local_global_none': (0.273, 0.300),
+    'table1_local_global_local': (0.076, 0.244),
+    'table1_local_global_hybrid': (0.064, 0.238),
+    'table2_baseline': (0.075, 0.270),
+    'table2_shared_context': (0.064, 0.238),
+    'table2_local_global': (0.058, 0.237),
+    'table2_both': (0.056, 0.232),
+}
+
+
+def leaf_overrides(path: str) -> dict:
+    """What an ablation config changes over its base: the file without ``_base_``."""
+    with open(path, encoding='utf-8') as f:
+        text = re.sub(r'^_base_\s*=.*$', '', f.read(), flags=re.M)
+    return Config.fromstring(text, file_format='.py').to_dict()
+
+
+def build_cfg(name: str, overrides: dict, seed: int, iters: int, work_root: str,
+              val_samples: int) -> Config:
+    cfg = Config.fromfile(QUICKSTART)
+    cfg.merge_from_dict(overrides)
+    cfg.work_dir = osp.join(work_root, f'{name}_seed{seed}')
+    cfg.experiment_name = f'ablation_{name}_seed{seed}'
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.train_dataloader.dataset.seed = seed
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters + 1  # evaluate once, after training
+    warmup = max(1, min(cfg.param_scheduler[0].end, iters // 4))
+    cfg.param_scheduler[0].end = warmup
+    cfg.param_scheduler[-1].begin = warmup
+    cfg.param_scheduler[-1].end = iters
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1, save_last=False)
+    cfg.default_hooks.logger.interval = max(iters // 4, 1)
+    # its own copy of the validation set (same seed, so the same scenes as the
+    # quickstart's): a different --val-samples must not rewrite the shared one
+    cfg.val_dataloader.dataset.num_samples = val_samples
+    cfg.val_dataloader.dataset.data_root = osp.join(work_root, 'synthetic_nyu')
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def fmt(values) -> str:
+    if len(values) == 1:
+        return f'{values[0]:.4f}'
+    return f'{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Tables 1-2 in the synthetic world.')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument('--iters', type=int, default=600)
+    parser.add_argument('--val-samples', type=int, default=40)
+    parser.add_argument('--only', nargs='*', help='names of ablation configs to run')
+    parser.add_argument('--work-root', default='work_dirs/ablation')
+    parser.add_argument('--out', default='docs/ablation.md')
+    args = parser.parse_args(argv)
+
+    register_all_modules()
+    paths = sorted(glob.glob(osp.join(ROOT, 'configs', 'ablations', '*.py')))
+    settings = {osp.splitext(osp.basename(p))[0]: leaf_overrides(p) for p in paths}
+    if args.only:
+        settings = {k: v for k, v in settings.items() if k in args.only}
+    results = {}
+    start = time.time()
+    total = len(settings) * len(args.seeds)
+    done = 0
+    for name, overrides in settings.items():
+        for seed in args.seeds:
+            cfg = build_cfg(name, overrides, seed, args.iters, args.work_root, args.val_samples)
+            runner = Runner.from_cfg(cfg)
+            runner.train()
+            metrics = runner.val_loop.run()
+            results.setdefault(name, []).append(
+                dict(seed=seed, abs_rel=float(metrics['abs_rel']),
+                     delta1=float(metrics['delta1'])))
+            done += 1
+            print(f'[{done}/{total}] {name} seed {seed}: abs_rel {metrics["abs_rel"]:.4f} '
+                  f'delta1 {metrics["delta1"]:.4f} ({time.time() - start:.0f} s so far)',
+                  file=sys.stderr, flush=True)
+    minutes = (time.time() - start) / 60
+
+    lines = [
+        '| ablation config | synthetic NYUv2 AbsRel ↓ | δ1 ↑ | paper ETH3D AbsRel | paper DIODE AbsRel |',
+        '|---|---|---|---|---|',
+    ]
+    for name, runs in results.items():
+        eth3d, diode = PAPER.get(name, (float('nan'), float('nan')))
+        lines.append(f'| `{name}` | {fmt([r["abs_rel"] for r in runs])} | '
+                     f'{fmt([r["delta1"] for r in runs])} | {eth3d:.3f} | {diode:.3f} |')
+    table = '\n'.join(lines)
+    summary = (f'{len(settings)} settings x {len(args.seeds)} seeds, {args.iters} iterations '
+               f'each, {args.val_samples} validation images: {minutes:.1f} min.')
+    print(table)
+    print(summary)
+    with open(osp.join(args.work_root, 'results.json'), 'w') as f:
+        json.dump(dict(results=results, minutes=minutes, iters=args.iters, seeds=args.seeds), f,
+                  indent=1)
+    return table, summary
+
+
+if __name__ == '__main__':
+    main()
