@@ -28,6 +28,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner, TestLoop
 from tqdm import tqdm
 
+from mmdistilldepth.engine import (check_checkpoint_safe, setup_cpu_distributed,
+                                   teardown_distributed)
 from mmdistilldepth.evaluation import AffineInvariantDepthMetric, align_to_benchmark
 from mmdistilldepth.evaluation.metrics.affine_invariant_depth_metric import resize_to
 from mmdistilldepth.registry import DATASETS
@@ -254,6 +256,7 @@ def markdown_table(model_name: str, results: Dict[str, dict]) -> str:
 def build_config(args) -> Config:
     cfg = load_config(args.config)
     check_file(args.checkpoint, 'checkpoint', 'give the path of a .pth file')
+    check_checkpoint_safe(args.checkpoint)  # one line instead of torch's refusal
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -271,6 +274,7 @@ def main(argv=None) -> Dict[str, dict]:
     with one_line_errors('test.py'):
         register_all_modules()
         cfg = build_config(args)
+        setup_cpu_distributed(cfg)  # gloo and CPU DDP when launched without CUDA
         if args.benchmarks:
             test_sets = benchmark_test_sets(cfg, list(dict.fromkeys(args.benchmarks)))
         else:
@@ -314,3 +318,4 @@ def main(argv=None) -> Dict[str, dict]:
 
 if __name__ == '__main__':
     main()
+    teardown_distributed()  # after main() let go of the runner (it holds the group)

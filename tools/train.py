@@ -11,6 +11,8 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mmdistilldepth.engine import (check_checkpoint_safe, latest_checkpoint,
+                                   setup_cpu_distributed, teardown_distributed)
 from mmdistilldepth.utils import (check_file, load_config, one_line_errors,
                                   register_all_modules)
 
@@ -66,14 +68,30 @@ def build_config(args):
     return cfg
 
 
+def check_checkpoints(cfg) -> None:
+    """Refuse, in one line, a checkpoint to resume from or load that is not safe to read.
+
+    MMEngine would fail inside ``torch.load(weights_only=True)`` with a long message;
+    this names the file and how to convert it if it is trusted.
+    """
+    if cfg.get('resume'):
+        path = cfg.get('load_from') or latest_checkpoint(cfg.work_dir)
+        check_checkpoint_safe(path, 'checkpoint to resume from')
+    else:
+        check_checkpoint_safe(cfg.get('load_from'), 'load_from checkpoint')
+
+
 def main(argv=None):
     args = parse_args(argv)
     with one_line_errors('train.py'):
         register_all_modules()
         cfg = build_config(args)
+        check_checkpoints(cfg)
+        setup_cpu_distributed(cfg)  # gloo and CPU DDP when launched without CUDA
         runner = Runner.from_cfg(cfg)
         runner.train()
 
 
 if __name__ == '__main__':
     main()
+    teardown_distributed()  # after main() let go of the runner (it holds the group)

@@ -3,15 +3,22 @@ default_scope = 'mmdistilldepth'
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py and tools/test.py switch to 'gloo' when there is no CUDA
     dist_cfg=dict(backend='nccl'),
 )
+
+# DDP: Depth Anything V2 students keep two parameter sets the forward never uses
+# (pretrained.mask_token, depth_head.scratch.refinenet4.resConfUnit1, as in the official
+# layout), so DDP must look for unused parameters or it fails at the second iteration.
+find_unused_parameters = True
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=2,
-                    save_best='abs_rel', rule='less'),
+    # CheckpointHook whose checkpoints and last_checkpoint pointer are written atomically
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=1000,
+                    max_keep_ckpts=2, save_best='abs_rel', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
@@ -50,28 +52,47 @@ def list_images(source: str) -> List[str]:
 class UnlabeledImageDataset(BaseDataset):
     """Images without labels; the teacher makes the labels.
 
-    A sample before the pipeline is ``dict(img_path=...)``; the pipeline is expected
-    to start by decoding it (``LoadRGBImage``). A file that cannot be read is skipped:
-    it is named once in the log with the reason, counted in ``num_skipped``, and
-    another sample is drawn in its place, so one bad file never stops a run.
+    A sample before the pipeline is ``dict(img_path, img, ori_shape, sample_idx)``,
+    the image decoded by :func:`~mmdistilldepth.utils.image_io.read_rgb` (RGB of any
+    mode, EXIF orientation applied).
+
+    A file that cannot be read (missing, empty, truncated, not an image) is skipped:
+    it is named once in the log with the reason and the number of files skipped so
+    far, remembered (it is not read again), and another sample is drawn in its
+    place, so one bad file never stops a run. The replacement is a function of the
+    index and the attempt only, so the data order stays reproducible (and a resumed
+    run sees what an uninterrupted one would). Each data-loading process (worker)
+    keeps its own count in ``num_skipped`` and its own log lines.
 
     Args:
         data_root (str): a folder, a glob pattern or a list file.
         pipeline (list): the transforms.
+        max_refetch (int): unreadable files in a row before giving up with an error
+            (then ``data_root`` is most likely wrong).
+        **kwargs: passed to :class:`mmengine.dataset.BaseDataset`.
     """
 
     METAINFO = dict(benchmark='unlabeled')
 
-    def __init__(self, data_root: str, pipeline=(), **kwargs) -> None:
+    def __init__(self, data_root: str, pipeline=(), max_refetch: int = 1000,
+                 **kwargs) -> None:
         self.source = data_root
-        self.num_skipped = 0
-        self._reported: set = set()
-        super().__init__(data_root='', pipeline=list(pipeline), **kwargs)
+        self._unreadable: Dict[int, str] = {}
+        super().__init__(data_root='', pipeline=list(pipeline), max_refetch=max_refetch,
+                         **kwargs)
+
+    @property
+    def num_skipped(self) -> int:
+        """The number of unreadable files found so far by this process."""
+        return len(self._unreadable)
 
     def load_data_list(self) -> List[dict]:
         return [dict(img_path=p) for p in list_images(self.source)]
 
     def prepare_data(self, idx: int) -> Optional[dict]:
+        """The transformed sample ``idx``, or None when its file is unreadable."""
+        if idx in self._unreadable:
+            return None
         info = self.get_data_info(idx)
         try:
             if 'img' not in info:
@@ -79,9 +100,26 @@ class UnlabeledImageDataset(BaseDataset):
                 info['ori_shape'] = info['img'].shape[:2]
             return self.pipeline(info)
         except UnreadableFileError as exc:
-            self.num_skipped += 1
-            if exc.path not in self._reported:
-                self._reported.add(exc.path)
-                print_log(f'skipping unreadable image ({self.num_skipped} skipped so far): {exc}',
-                          logger='current', level=30)
-            return None  # BaseDataset draws another sample
+            self._unreadable[idx] = exc.reason
+            print_log(f'UnlabeledImageDataset: skipping unreadable image {exc.path}: '
+                      f'{exc.reason} ({self.num_skipped} skipped so far by this process)',
+                      logger='current', level=logging.WARNING)
+            return None
+
+    def replacement_index(self, idx: int, attempt: int) -> int:
+        """The sample drawn instead of an unreadable ``idx`` (deterministic)."""
+        return int(np.random.default_rng([idx, attempt]).integers(len(self)))
+
+    def __getitem__(self, idx: int) -> dict:
+        if not self._fully_initialized:
+            self.full_init()
+        first = idx
+        for attempt in range(self.max_refetch + 1):
+            data = self.prepare_data(idx)
+            if data is not None:
+                return data
+            idx = self.replacement_index(idx, attempt)
+        raise RuntimeError(
+            f'UnlabeledImageDataset: {self.max_refetch + 1} unreadable files in a row '
+            f'(starting at {self.get_data_info(first)["img_path"]}: '
+            f'{self._unreadable.get(first)}); check data_root {self.source!r}')

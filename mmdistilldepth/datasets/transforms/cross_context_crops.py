@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from mmcv.transforms import BaseTransform
 
 from mmdistilldepth.registry import TRANSFORMS
@@ -35,7 +36,18 @@ class CrossContextCrops(BaseTransform):
       at least ``local_min_overlap`` of its area with the crop before it, so that the
       local pseudo-labels overlap and tie together.
 
-    Random draws come from ``np.random`` (seeded per worker by MMEngine).
+    The draws are reproducible: each call draws from a generator seeded with
+    ``(seed, sample_idx, n)``, ``n`` being the number of earlier draws of that
+    sample in this process. With MMEngine's ``InfiniteSampler`` and data-loading
+    processes that live for the whole run (an ``IterBasedTrainLoop``), ``n`` is the
+    same in every run of a config, and a resumed run rebuilds it (the loop replays
+    the batches already trained before it continues), so ``kill -9`` and
+    ``--resume`` give the crops of an uninterrupted run. With 0 or 1 workers per
+    process, ``n`` is the sample's epoch, so both give the same crops. The draws do
+    not depend on ``np.random``: nothing else in the process can shift them, and
+    DDP ranks (which MMEngine seeds alike) do not repeat each other's crops. The
+    counts cost 4 bytes per sample and loading process. A sample without
+    ``sample_idx`` counts as one shared sample.
 
     Args:
         shared_scale (Sequence[float]): range of the shared crop's side.
@@ -45,12 +57,15 @@ class CrossContextCrops(BaseTransform):
         local_min_overlap (float): minimum overlap of consecutive local crops.
         max_tries (int): rejection-sampling attempts before a crop is pulled
             towards the previous one.
+        seed (int, optional): seed of the draws; None takes the run's seed (MMEngine's
+            runner seeds torch with ``randomness.seed`` just before it builds the
+            datasets, and the transform reads ``torch.initial_seed()`` when built).
     """
 
     def __init__(self, shared_scale: Sequence[float] = (0.5, 1.0),
                  shared_aspect: Sequence[float] = (1.0, 1.0), num_local: int = 2,
                  local_scale: Sequence[float] = (0.4, 0.6), local_min_overlap: float = 0.2,
-                 max_tries: int = 20) -> None:
+                 max_tries: int = 20, seed: Optional[int] = None) -> None:
         for name, rng in (('shared_scale', shared_scale), ('local_scale', local_scale)):
             if not 0 < rng[0] <= rng[1] <= 1:
                 raise ValueError(f'CrossContextCrops: {name} must satisfy 0 < lo <= hi <= 1, '
@@ -65,54 +80,71 @@ class CrossContextCrops(BaseTransform):
         self.local_scale = tuple(local_scale)
         self.local_min_overlap = local_min_overlap
         self.max_tries = max_tries
+        self.seed = int(torch.initial_seed() if seed is None else seed)
+        # draws so far per sample (slot 0: samples without an index), grown on demand
+        self._draws = np.zeros(0, dtype=np.uint32)
+
+    def _generator(self, results: dict) -> np.random.Generator:
+        """The generator of this draw: ``(seed, sample_idx, draws of it so far)``."""
+        index = results.get('sample_idx')
+        slot = 0 if index is None else int(index) + 1
+        if slot >= len(self._draws):
+            grown = np.zeros(max(slot + 1, 2 * len(self._draws)), dtype=np.uint32)
+            grown[:len(self._draws)] = self._draws
+            self._draws = grown
+        draw = int(self._draws[slot])
+        self._draws[slot] += 1
+        return np.random.default_rng([self.seed, slot, draw])
 
     @staticmethod
-    def _place(w: float, h: float, img_w: int, img_h: int,
+    def _place(rng: np.random.Generator, w: float, h: float, img_w: int, img_h: int,
                center: Optional[Tuple[float, float]] = None) -> np.ndarray:
         """A box of size (w, h) at a random position, or centred on ``center``."""
         if center is None:
-            x1 = np.random.uniform(0, img_w - w)
-            y1 = np.random.uniform(0, img_h - h)
+            x1 = rng.uniform(0, img_w - w)
+            y1 = rng.uniform(0, img_h - h)
         else:
             x1 = float(np.clip(center[0] - w / 2, 0, img_w - w))
             y1 = float(np.clip(center[1] - h / 2, 0, img_h - h))
         return np.array([x1, y1, x1 + w, y1 + h], dtype=np.float32)
 
-    def _shared_box(self, img_w: int, img_h: int) -> np.ndarray:
+    def _shared_box(self, rng: np.random.Generator, img_w: int, img_h: int) -> np.ndarray:
         short = min(img_w, img_h)
-        side = np.random.uniform(*self.shared_scale) * short
+        side = rng.uniform(*self.shared_scale) * short
         log_lo, log_hi = np.log(self.shared_aspect[0]), np.log(self.shared_aspect[1])
-        aspect = float(np.exp(np.random.uniform(log_lo, log_hi)))
+        aspect = float(np.exp(rng.uniform(log_lo, log_hi)))
         w = min(side * np.sqrt(aspect), img_w)
         h = min(side / np.sqrt(aspect), img_h)
-        return self._place(w, h, img_w, img_h)
+        return self._place(rng, w, h, img_w, img_h)
 
-    def _local_boxes(self, img_w: int, img_h: int) -> np.ndarray:
+    def _local_boxes(self, rng: np.random.Generator, img_w: int, img_h: int) -> np.ndarray:
         short = min(img_w, img_h)
         boxes = []
         for _ in range(self.num_local):
-            side = np.random.uniform(*self.local_scale) * short
-            box = self._place(side, side, img_w, img_h)
+            side = rng.uniform(*self.local_scale) * short
+            box = self._place(rng, side, side, img_w, img_h)
             if boxes:
                 prev = boxes[-1]
                 for _ in range(self.max_tries):
                     if _box_overlap(box, prev) >= self.local_min_overlap:
                         break
-                    box = self._place(side, side, img_w, img_h)
+                    box = self._place(rng, side, side, img_w, img_h)
                 else:
                     # pull the crop onto the previous one: full overlap is always valid
-                    box = self._place(side, side, img_w, img_h,
+                    box = self._place(rng, side, side, img_w, img_h,
                                       center=((prev[0] + prev[2]) / 2, (prev[1] + prev[3]) / 2))
             boxes.append(box)
         return np.stack(boxes) if boxes else np.zeros((0, 4), dtype=np.float32)
 
     def transform(self, results: dict) -> dict:
         img_h, img_w = results['img'].shape[:2]
-        results['shared_box'] = self._shared_box(img_w, img_h)
-        results['local_boxes'] = self._local_boxes(img_w, img_h)
+        rng = self._generator(results)
+        results['shared_box'] = self._shared_box(rng, img_w, img_h)
+        results['local_boxes'] = self._local_boxes(rng, img_w, img_h)
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(shared_scale={self.shared_scale}, '
                 f'shared_aspect={self.shared_aspect}, num_local={self.num_local}, '
-                f'local_scale={self.local_scale}, local_min_overlap={self.local_min_overlap})')
+                f'local_scale={self.local_scale}, local_min_overlap={self.local_min_overlap}, '
+                f'seed={self.seed})')

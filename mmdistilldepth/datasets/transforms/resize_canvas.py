@@ -1,7 +1,7 @@
 """Bring training images of any size to one canvas size, so that batches stack."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -10,13 +10,37 @@ from mmcv.transforms import BaseTransform
 from mmdistilldepth.registry import TRANSFORMS
 
 
+def cover_window(shape: Sequence[int], size: Sequence[int]) -> Tuple[int, int, int, int]:
+    """The centred window of an image that, scaled up or down, covers a canvas.
+
+    The window has the canvas's aspect ratio (to the nearest pixel) and spans the
+    image's full height or full width.
+
+    Args:
+        shape (Sequence[int]): (H, W) of the image.
+        size (Sequence[int]): (h, w) of the canvas.
+
+    Returns:
+        tuple: (top, left, height, width) of the window, in image pixels.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    ch, cw = int(size[0]), int(size[1])
+    scale = max(ch / h, cw / w)  # image -> canvas
+    wh = min(h, max(1, round(ch / scale)))
+    ww = min(w, max(1, round(cw / scale)))
+    return (h - wh) // 2, (w - ww) // 2, wh, ww
+
+
 @TRANSFORMS.register_module()
 class ResizeCanvas(BaseTransform):
-    """Resize an image (and its depth, if any) to cover ``size``, then centre-crop.
+    """Scale an image (and its depth, if any) to cover ``size``, keeping the middle.
 
-    The aspect ratio is kept: the image is scaled so that it covers the (h, w)
-    canvas, then the middle is cut out. RGB uses area interpolation when shrinking
-    and cubic when enlarging; depth and masks use nearest, so no depth is invented.
+    The aspect ratio is kept: the centred window of the image that has the canvas's
+    aspect ratio (:func:`cover_window`) is cut out first, then resized to the
+    canvas, so the cost does not grow with the image's other side (a 20000x200
+    panorama costs what a 200x200 image does). RGB uses area interpolation when
+    shrinking and cubic when enlarging (a 1x1 image becomes a flat canvas); depth
+    and masks use nearest, so no depth is invented.
 
     Args:
         size (Sequence[int]): canvas (h, w).
@@ -24,25 +48,25 @@ class ResizeCanvas(BaseTransform):
 
     def __init__(self, size: Sequence[int]) -> None:
         self.size = (int(size[0]), int(size[1]))
+        if min(self.size) < 1:
+            raise ValueError(f'ResizeCanvas: size must be positive, got {tuple(size)}')
 
     def transform(self, results: dict) -> dict:
         img = results['img']
-        h, w = img.shape[:2]
         ch, cw = self.size
-        scale = max(ch / h, cw / w)
-        nh, nw = max(ch, round(h * scale)), max(cw, round(w * scale))
-        top, left = (nh - ch) // 2, (nw - cw) // 2
-        if (nh, nw) != (h, w):
-            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-            img = cv2.resize(img, (nw, nh), interpolation=interp)
-        results['img'] = np.ascontiguousarray(img[top:top + ch, left:left + cw])
+        top, left, wh, ww = cover_window(img.shape[:2], self.size)
+        window = img[top:top + wh, left:left + ww]
+        if (wh, ww) != (ch, cw):
+            interp = cv2.INTER_AREA if wh > ch else cv2.INTER_CUBIC
+            window = cv2.resize(window, (cw, ch), interpolation=interp)
+        results['img'] = np.ascontiguousarray(window)
         for key in ('gt_depth', 'gt_valid_mask'):
             if key in results:
-                value = results[key]
-                if value.shape[:2] != (nh, nw):
-                    value = cv2.resize(value.astype(np.float32), (nw, nh),
+                value = results[key][top:top + wh, left:left + ww]
+                if (wh, ww) != (ch, cw):
+                    value = cv2.resize(value.astype(np.float32), (cw, ch),
                                        interpolation=cv2.INTER_NEAREST).astype(value.dtype)
-                results[key] = np.ascontiguousarray(value[top:top + ch, left:left + cw])
+                results[key] = np.ascontiguousarray(value)
         results['img_shape'] = self.size
         return results
 

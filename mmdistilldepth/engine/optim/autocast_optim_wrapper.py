@@ -7,19 +7,23 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from mmdistilldepth.registry import OPTIM_WRAPPERS
+from .nonfinite_guard import NonFiniteGuardMixin
 
 _DTYPES = dict(bfloat16=torch.bfloat16, bf16=torch.bfloat16, float16=torch.float16,
                fp16=torch.float16)
 
 
 @OPTIM_WRAPPERS.register_module()
-class AutocastOptimWrapper(OptimWrapper):
+class AutocastOptimWrapper(NonFiniteGuardMixin, OptimWrapper):
     """An ``OptimWrapper`` whose forward passes run under ``torch.autocast``.
 
     MMEngine's ``AmpOptimWrapper`` requires CUDA (or NPU/MLU) and a grad scaler.
     bf16 needs no loss scaling, so on the CPU (and on GPUs, too) autocasting the
     forward pass is all mixed precision takes. ``tools/train.py --amp`` picks
-    ``AmpOptimWrapper`` on CUDA and this wrapper elsewhere.
+    ``AmpOptimWrapper`` on CUDA and this wrapper elsewhere. Like
+    ``SkipNonFiniteOptimWrapper``, it skips updates whose loss or gradients are not
+    finite (:class:`~mmdistilldepth.engine.optim.NonFiniteGuardMixin`): bf16 has no
+    loss scaler to catch an overflow.
 
     Args:
         dtype (str): ``'bfloat16'`` (default) or ``'float16'`` (GPU only; use

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import copy
+import logging
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
@@ -70,6 +73,11 @@ class CrossContextDistiller(BaseModel):
     1, 0.5, 1.0, 2.0). Each term is logged on its own. With ``shared_context=False``
     the shared view is the whole image (the paper's baseline without random crops),
     with ``local_global=False`` no local crops are cut or predicted.
+
+    An iteration whose teacher output or loss is not finite does not update the
+    student: the loss is then NaN, the ``SkipNonFinite*`` optimizer wrappers (and
+    ``AutocastOptimWrapper``) skip the update and count it (``nonfinite_skipped``),
+    and the non-finite terms are left out of the log (:meth:`parse_losses`).
 
     The teacher is frozen forever and kept out of the module tree: it is not in
     ``state_dict()`` (so not in checkpoints), not in ``parameters()`` (so not in the
@@ -283,6 +291,7 @@ class CrossContextDistiller(BaseModel):
             teacher_depth = (torch.cat([gt_depth[:b], gt_depth[2 * b:]])
                              if self.loss_lg is not None else gt_depth[:b])
         t_pred = self._teacher_predict(teacher_views, teacher_depth)
+        teacher_finite = self._teacher_output_finite(t_pred)
         t_shared, t_local = t_pred[:b], t_pred[b:]
 
         # ONE student call on [V_s; V_g] (just V_g when the shared view is the whole image)
@@ -317,7 +326,40 @@ class CrossContextDistiller(BaseModel):
                 self.visuals.update(local_rgb=v_local[0], local_teacher=t_local[0],
                                     local_student=s_crops[0])
             self.visuals = {k: v.detach().float().cpu() for k, v in self.visuals.items()}
+        if not teacher_finite:
+            # Skip the update even where a loss would mask the bad pixels out: every
+            # term becomes NaN, and the SkipNonFinite* / Autocast optimizer wrappers skip
+            # a non-finite loss. The student still ran: DDP ranks must stay in step.
+            losses = {name: value * float('nan') for name, value in losses.items()}
         return losses
+
+    @staticmethod
+    def _teacher_output_finite(pred: torch.Tensor) -> bool:
+        """Whether the teacher's prediction is finite; warns with the count if not."""
+        bad = int((~torch.isfinite(pred)).sum())
+        if bad:
+            print_log(f'the teacher output has {bad} non-finite values (of {pred.numel()}): '
+                      'this iteration will not update the student', logger='current',
+                      level=logging.WARNING)
+        return bad == 0
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]
+                     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """``BaseModel.parse_losses``, leaving non-finite terms out of the log.
+
+        The total loss is returned as it is: a non-finite one makes the optimizer
+        wrapper (``SkipNonFiniteOptimWrapper``, ``AutocastOptimWrapper``) skip the
+        update and count it in ``nonfinite_skipped``. Logged, a NaN would turn the
+        smoothed log values NaN for a whole window.
+        """
+        loss, log_vars = super().parse_losses(losses)
+        bad = {name: float(value.detach()) for name, value in log_vars.items()
+               if not bool(torch.isfinite(value).all())}
+        if bad:
+            print_log(f'non-finite loss terms {bad}: left out of the log', logger='current',
+                      level=logging.WARNING)
+            log_vars = OrderedDict((k, v) for k, v in log_vars.items() if k not in bad)
+        return loss, log_vars
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DepthDataSample]] = None

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
@@ -26,8 +25,7 @@ def _model(**kw):
 
 
 def _batch(model, num_local=3, b=2):
-    np.random.seed(0)
-    pipeline = [dict(type='CrossContextCrops', num_local=num_local),
+    pipeline = [dict(type='CrossContextCrops', num_local=num_local, seed=0),
                 dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes'))]
     ds = SyntheticScenes(num_samples=b, height=70, width=84, seed=3, pipeline=pipeline)
     return model.data_preprocessor(pseudo_collate([ds[i] for i in range(b)]), True)
