@@ -49,7 +49,7 @@ def build_config(args):
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.type = 'SkipNonFiniteAmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         else:
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'

@@ -67,7 +67,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',  # a non-finite loss skips the update, logged
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.01),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [

@@ -218,10 +218,6 @@ def test_evaluation_names_and_excludes_images_without_valid_ground_truth(tmp_pat
     assert set(DEPTH_CASES) - no_ground_truth == {'good', 'with_nan', 'with_inf'}
 
 
-@pytest.mark.xfail(strict=True, reason='DIODE uses its provided mask as is, so NaN or '
-                   'negative depth under the mask gives NaN/negative metrics; fix in '
-                   'evaluation/functional/protocols.py benchmark_valid_mask (outside this '
-                   'change): intersect the provided mask with isfinite(gt) & (gt > 0)')
 def test_diode_mask_does_not_let_non_finite_depth_in():
     from mmdistilldepth.evaluation import evaluate_depth
     depth = torch.linspace(2, 4, 24 * 32).reshape(24, 32)

@@ -7,7 +7,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',  # a non-finite loss skips the update, logged
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={'student.pretrained': dict(lr_mult=0.1)}),
     clip_grad=dict(max_norm=1.0))

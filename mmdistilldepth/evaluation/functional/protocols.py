@@ -152,7 +152,12 @@ def benchmark_valid_mask(gt: torch.Tensor, benchmark: str,
             raise ValueError(f'benchmark {benchmark!r} evaluates on the mask provided '
                              'with the data (e.g. DIODE *_depth_mask.npy), but none was '
                              'given: load it with LoadDepthAnnotation(with_mask=True)')
-        return valid_mask.to(device=gt.device, dtype=torch.bool)
+        # The official script uses the mask as is; on the real data every masked pixel
+        # has a finite positive depth, so also requiring that changes no official
+        # number and keeps a corrupt file (NaN, inf, <= 0 under the mask) from
+        # turning the metrics into NaN.
+        return (valid_mask.to(device=gt.device, dtype=torch.bool)
+                & torch.isfinite(gt) & (gt > 0))
     valid = (gt > protocol.min_depth) & (gt < protocol.max_depth)
     crop_name = protocol.crop if crop == 'default' else crop
     eval_crop = crop_mask(tuple(gt.shape[-2:]), crop_name, device=gt.device)
