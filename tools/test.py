@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
@@ -33,8 +33,8 @@ from mmdistilldepth.engine import (check_checkpoint_safe, setup_cpu_distributed,
 from mmdistilldepth.evaluation import AffineInvariantDepthMetric, align_to_benchmark
 from mmdistilldepth.evaluation.metrics.affine_invariant_depth_metric import resize_to
 from mmdistilldepth.registry import DATASETS
-from mmdistilldepth.utils import (UserInputError, check_file, load_config, one_line_errors,
-                                  register_all_modules)
+from mmdistilldepth.utils import (UserInputError, add_runner_args, check_file, load_config,
+                                  one_line_errors, parse_runner_args, register_all_modules)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATASET_CONFIGS = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets')
@@ -58,15 +58,8 @@ def parse_args(argv=None):
                         'benchmark (or the config\'s own test set) is evaluated')
     parser.add_argument('--num-worst', type=int, default=5,
                         help='pictures of the K worst images (by AbsRel) per benchmark')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config values, e.g. model.encoder=vitb')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                        help='how processes are launched (pytorch = torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser, cfg_example='model.encoder=vitb')
+    return parse_runner_args(parser, argv)
 
 
 def parse_data_roots(values: List[str], names: List[str]) -> Dict[str, str]:

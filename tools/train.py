@@ -4,17 +4,15 @@
                          [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm}]
 """
 import argparse
-import os
 import os.path as osp
 
 import torch
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from mmdistilldepth.engine import (check_checkpoint_safe, latest_checkpoint,
                                    setup_cpu_distributed, teardown_distributed)
-from mmdistilldepth.utils import (check_file, load_config, one_line_errors,
-                                  register_all_modules)
+from mmdistilldepth.utils import (add_runner_args, check_file, load_config, one_line_errors,
+                                  parse_runner_args, register_all_modules)
 
 
 def parse_args(argv=None):
@@ -27,15 +25,8 @@ def parse_args(argv=None):
                         'the flag is given alone) for the latest one in the work dir')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: fp16 AMP on CUDA, bf16 autocast on the CPU')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config values, e.g. train_cfg.max_iters=10')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                        help='how processes are launched (pytorch = torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser, cfg_example='train_cfg.max_iters=10')
+    return parse_runner_args(parser, argv)
 
 
 def build_config(args):

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import REPO_ROOT, require_fixture
+from tests.conftest import REPO_ROOT, require_fixture
 from mmdistilldepth.datasets.benchmarks import (DIODEDataset, ETH3DDataset,
                                                 KITTIEigenDataset, NYUv2Dataset,
                                                 ScanNetDataset)

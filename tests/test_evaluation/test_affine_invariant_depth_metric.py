@@ -11,7 +11,7 @@ from mmengine.evaluator import Evaluator
 from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
 
-from conftest import require_fixture
+from tests.conftest import require_fixture
 from mmdistilldepth.evaluation import AffineInvariantDepthMetric, evaluate_depth
 from mmdistilldepth.evaluation.functional import METRIC_NAMES
 from mmdistilldepth.registry import METRICS

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import require_fixture
+from tests.conftest import require_fixture
 from mmdistilldepth.evaluation.functional import (METRIC_NAMES, NoValidPixelError,
                                                   align_depth, align_to_benchmark,
                                                   benchmark_valid_mask, crop_mask,

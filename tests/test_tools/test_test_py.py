@@ -11,7 +11,7 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 
-from conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 from mmdistilldepth.datasets.synthetic_benchmarks import write_synthetic_benchmark
 from mmdistilldepth.registry import MODELS
 

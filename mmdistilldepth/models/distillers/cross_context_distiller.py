@@ -7,7 +7,6 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData

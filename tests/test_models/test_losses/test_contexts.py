@@ -6,24 +6,7 @@ import torch
 from mmdistilldepth.models.losses import (build_contexts, masked_sort, quantile_contexts,
                                           range_contexts, sorted_quantile,
                                           spatial_contexts)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """These maps are tiny: thread start-up would cost more than the work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def random_maps(shape=(3, 1, 13, 17), seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    target = torch.rand(shape, generator=g, dtype=dtype) * 5 + 0.5
-    pred = target * 0.7 + torch.rand(shape, generator=g, dtype=dtype)
-    mask = torch.rand(shape, generator=g) > 0.25
-    mask[1] = True  # one fully valid image
-    return pred, target, mask
+from tests.test_models.test_losses.conftest import random_maps
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])

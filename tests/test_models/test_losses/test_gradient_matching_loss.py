@@ -1,27 +1,16 @@
 """GradientMatchingLoss: closed forms, invariances, masking."""
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
 
 from mmdistilldepth.models.losses import GradientMatchingLoss, global_normalize
 from mmdistilldepth.registry import MODELS
+from tests.test_models.test_losses.conftest import random_maps
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """These maps are tiny: thread start-up would cost more than the work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def random_maps(shape=(2, 1, 20, 24), seed=0):
-    g = torch.Generator().manual_seed(seed)
-    target = torch.rand(shape, generator=g, dtype=torch.float64) * 5 + 0.5
-    pred = target * 0.7 + torch.rand(shape, generator=g, dtype=torch.float64)
-    mask = torch.rand(shape, generator=g) > 0.2
-    return pred, target, mask
+random_maps = partial(random_maps, shape=(2, 1, 20, 24), invalid=0.2, full_image=None)
 
 
 def naive_loss(pred, target, mask, scales):

@@ -11,15 +11,6 @@ from mmdistilldepth.registry import MODELS
 from tests.conftest import require_fixture
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """These maps are tiny: thread start-up would cost more than the work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 CASES = ['c0_32x48', 'c1_57x61', 'c2_32x48_const', 'c3_57x61_allvalid', 'c4_40x40_square']
 # expected.json key -> NormalizedL1Loss arguments.
 KEYS = {

@@ -6,24 +6,7 @@ import torch
 from mmdistilldepth.models.losses import (context_shift_scale, global_contexts,
                                           global_normalize, hybrid_normalize,
                                           normalized_l1_loss)
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """These maps are tiny: thread start-up would cost more than the work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def random_maps(shape=(3, 1, 13, 17), seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    target = torch.rand(shape, generator=g, dtype=dtype) * 5 + 0.5
-    pred = target * 0.7 + torch.rand(shape, generator=g, dtype=dtype)
-    mask = torch.rand(shape, generator=g) > 0.25
-    mask[1] = True  # one fully valid image
-    return pred, target, mask
+from tests.test_models.test_losses.conftest import random_maps
 
 
 # --- a naive reference of the default semantics: loops over images and contexts ---

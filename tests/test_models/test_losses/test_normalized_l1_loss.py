@@ -1,5 +1,6 @@
 """Properties of NormalizedL1Loss: invariances, masking, degenerate inputs, precision."""
 import itertools
+from functools import partial
 
 import numpy as np
 import pytest
@@ -7,15 +8,7 @@ import torch
 
 from mmdistilldepth.models.losses import NormalizedL1Loss, build_contexts
 from mmdistilldepth.registry import MODELS
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """These maps are tiny: thread start-up would cost more than the work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.test_models.test_losses.conftest import random_maps
 
 
 NORMALIZED = [('global', 'range'), ('hybrid', 'range'), ('hybrid', 'quantile'),
@@ -24,12 +17,7 @@ NORMALIZED = [('global', 'range'), ('hybrid', 'range'), ('hybrid', 'quantile'),
 ALL = NORMALIZED + [('none', 'range')]
 
 
-def random_maps(shape=(3, 1, 12, 16), seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    target = torch.rand(shape, generator=g, dtype=dtype) * 5 + 0.5
-    pred = target * 0.7 + torch.rand(shape, generator=g, dtype=dtype)
-    mask = torch.rand(shape, generator=g) > 0.25
-    return pred, target, mask
+random_maps = partial(random_maps, shape=(3, 1, 12, 16), full_image=None)
 
 
 def build(normalization, grouping, **kwargs):
