@@ -14,7 +14,7 @@ pixels have depth 0 and are invalid.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -26,35 +26,46 @@ _EPS = 1e-4
 
 
 class _Hits:
-    """The nearest hit so far for every ray: distance, normal and surface id."""
+    """The nearest hit so far for every ray: distance, normal and surface id.
+
+    Normals are computed only for the rays whose nearest surface changes, by a
+    callback on their indices, not for every ray of every surface.
+    """
 
     def __init__(self, n: int) -> None:
         self.t = np.full(n, _INF, dtype=np.float32)
         self.normal = np.zeros((n, 3), dtype=np.float32)
         self.surface = np.full(n, -1, dtype=np.int32)
 
-    def update(self, t: np.ndarray, normal: np.ndarray, surface: int) -> None:
-        closer = (t > _EPS) & (t < self.t)
-        self.t[closer] = t[closer]
-        self.normal[closer] = normal[closer]
-        self.surface[closer] = surface
+    def update(self, t: np.ndarray, surface: int,
+               normal_of: Callable[[np.ndarray], np.ndarray]) -> None:
+        closer = np.flatnonzero((t > _EPS) & (t < self.t))
+        if closer.size:
+            self.t[closer] = t[closer]
+            self.surface[closer] = surface
+            self.normal[closer] = normal_of(closer)
 
 
-def _slab(origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarray
-          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Ray/axis-aligned-box slab test. Returns t_near, t_far and their axes."""
+def _slab(origin: np.ndarray, dirs_t: np.ndarray, lo: np.ndarray, hi: np.ndarray
+          ) -> Tuple[np.ndarray, np.ndarray]:
+    """Ray/axis-aligned-box slab test: per-axis entry and exit distances, (3, N) each.
+
+    Directions come axis-major, ``dirs_t`` (3, N), so the per-ray reductions over
+    the three axes are contiguous element-wise operations. A ray lying in a slab's
+    boundary plane gives 0 * inf = NaN there; that axis is then ignored (entry -inf,
+    exit +inf).
+    """
     with np.errstate(divide='ignore', invalid='ignore'):
-        inv = 1.0 / dirs
-        t1 = (lo - origin) * inv
-        t2 = (hi - origin) * inv
+        inv = 1.0 / dirs_t
+        t1 = (lo - origin)[:, None] * inv
+        t2 = (hi - origin)[:, None] * inv
     t_min = np.minimum(t1, t2)
     t_max = np.maximum(t1, t2)
-    t_min = np.nan_to_num(t_min, nan=-_INF, posinf=_INF, neginf=-_INF)
-    t_max = np.nan_to_num(t_max, nan=_INF, posinf=_INF, neginf=-_INF)
-    near_axis = t_min.argmax(1)
-    far_axis = t_max.argmin(1)
-    rows = np.arange(len(dirs))
-    return t_min[rows, near_axis], t_max[rows, far_axis], near_axis, far_axis
+    for values, fill in ((t_min, -_INF), (t_max, _INF)):
+        nan = np.isnan(values)
+        if nan.any():
+            values[nan] = fill
+    return t_min, t_max
 
 
 def _axis_normal(axis: np.ndarray, dirs: np.ndarray, facing: float) -> np.ndarray:
@@ -71,9 +82,12 @@ def _hit_box(origin, dirs, center, half, yaw, hits: _Hits, surface: int) -> None
     rot = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]], dtype=np.float32)  # world->box
     o = rot @ (origin - center)
     d = dirs @ rot.T
-    t_near, t_far, axis, _ = _slab(o, d, -half, half)
+    t_min, t_max = _slab(o, np.ascontiguousarray(d.T), -half, half)
+    t_near = np.maximum(np.maximum(t_min[0], t_min[1]), t_min[2])
+    t_far = np.minimum(np.minimum(t_max[0], t_max[1]), t_max[2])
     t = np.where((t_near <= t_far) & (t_near > _EPS), t_near, _INF)
-    hits.update(t, _axis_normal(axis, d, -1.0) @ rot, surface)
+    hits.update(t, surface,
+                lambda i: _axis_normal(t_min[:, i].argmax(0), d[i], -1.0) @ rot)
 
 
 def _hit_sphere(origin, dirs, center, radius, hits: _Hits, surface: int) -> None:
@@ -84,8 +98,7 @@ def _hit_sphere(origin, dirs, center, radius, hits: _Hits, surface: int) -> None
     with np.errstate(invalid='ignore'):
         t = (-b - np.sqrt(disc)) / a
     t = np.where(disc > 0, t, _INF)
-    p = origin + dirs * np.where(np.isfinite(t), t, 0)[:, None]
-    hits.update(t, (p - center) / radius, surface)
+    hits.update(t, surface, lambda i: (origin + dirs[i] * t[i][:, None] - center) / radius)
 
 
 def _hit_cylinder(origin, dirs, center, radius, height, hits: _Hits, surface: int) -> None:
@@ -98,26 +111,28 @@ def _hit_cylinder(origin, dirs, center, radius, height, hits: _Hits, surface: in
         t_side = (-b - np.sqrt(disc)) / a
     y = origin[1] + t_side * dirs[:, 1]
     t_side = np.where((disc > 0) & (y >= center[1]) & (y <= center[1] + height), t_side, _INF)
-    p = origin + dirs * np.where(np.isfinite(t_side), t_side, 0)[:, None]
-    side_normal = np.stack([p[:, 0] - center[0], np.zeros_like(a), p[:, 2] - center[2]], 1) / radius
-    hits.update(t_side, side_normal, surface)
+
+    def side_normal(i):
+        p = origin + dirs[i] * t_side[i][:, None]
+        return np.stack([p[:, 0] - center[0], np.zeros(len(i), np.float32),
+                         p[:, 2] - center[2]], 1) / radius
+    hits.update(t_side, surface, side_normal)
     with np.errstate(divide='ignore', invalid='ignore'):
         t_cap = (center[1] + height - origin[1]) / dirs[:, 1]
     px = origin[0] + t_cap * dirs[:, 0] - center[0]
     pz = origin[2] + t_cap * dirs[:, 2] - center[2]
     t_cap = np.where(px * px + pz * pz <= radius * radius, t_cap, _INF)
-    cap_normal = np.zeros_like(dirs)
-    cap_normal[:, 1] = 1.0
-    hits.update(np.nan_to_num(t_cap, nan=_INF, posinf=_INF, neginf=-_INF), cap_normal, surface)
+    hits.update(np.nan_to_num(t_cap, nan=_INF, posinf=_INF, neginf=-_INF), surface,
+                lambda i: np.tile(np.float32([0, 1, 0]), (len(i), 1)))
 
 
 def _hit_plane_y(origin, dirs, y0, hits: _Hits, surface: int) -> None:
     """The horizontal plane y = y0 (the street's ground)."""
     with np.errstate(divide='ignore', invalid='ignore'):
         t = (y0 - origin[1]) / dirs[:, 1]
-    normal = np.zeros_like(dirs)
-    normal[:, 1] = np.sign(origin[1] - y0)
-    hits.update(np.nan_to_num(t, nan=_INF, posinf=_INF, neginf=-_INF), normal, surface)
+    up = np.float32([0, np.sign(origin[1] - y0), 0])
+    hits.update(np.nan_to_num(t, nan=_INF, posinf=_INF, neginf=-_INF), surface,
+                lambda i: np.tile(up, (len(i), 1)))
 
 
 def _texture(kind: int, points: np.ndarray, params: np.ndarray) -> np.ndarray:
@@ -225,7 +240,9 @@ def render_scene(seed: int, index: int, height: int = 256, width: int = 256,
         hi = np.array([sx / 2, sy, sz / 2], dtype=np.float32)
         cam = np.array([rng.uniform(-sx / 4, sx / 4), rng.uniform(1.1, 1.8),
                         rng.uniform(-sz / 4, sz / 4)], dtype=np.float32)
-        _, t_far, _, far_axis = _slab(cam, dirs, lo, hi)
+        t_max = _slab(cam, np.ascontiguousarray(dirs.T), lo, hi)[1]
+        far_axis = t_max.argmin(0)
+        t_far = np.minimum(np.minimum(t_max[0], t_max[1]), t_max[2])
         # surfaces 0..5: the six walls (floor = 2 for axis 1 going down)
         wall = far_axis * 2 + (np.take_along_axis(dirs, far_axis[:, None], 1)[:, 0] > 0)
         normal = _axis_normal(far_axis, dirs, -1.0)
