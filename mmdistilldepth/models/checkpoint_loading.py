@@ -57,7 +57,10 @@ def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
         CheckpointError: missing file, or a pickle that needs arbitrary code.
     """
     if not os.path.isfile(path):
-        raise CheckpointError(f'checkpoint {path!r} does not exist')
+        raise CheckpointError(
+            f'checkpoint {path!r} does not exist: download it (docs/models.md lists the '
+            'files) or point the config at yours, e.g. --cfg-options '
+            'model.student.checkpoint=PATH model.teacher.checkpoint=PATH')
     if path.endswith('.safetensors'):
         from safetensors import safe_open
         with safe_open(path, framework='pt', device='cpu') as f:

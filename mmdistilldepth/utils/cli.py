@@ -49,9 +49,10 @@ def check_file(path: str, what: str, fix: str) -> None:
 @contextmanager
 def one_line_errors(tool: str) -> Iterator[None]:
     """Print expected failures (missing files, bad input) as one line and exit 2."""
+    from mmdistilldepth.models.checkpoint_loading import CheckpointError
     try:
         yield
-    except (UserInputError, FileNotFoundError) as exc:
-        message = str(exc) if isinstance(exc, UserInputError) else f'missing file: {exc}'
+    except (UserInputError, FileNotFoundError, CheckpointError) as exc:
+        message = f'missing file: {exc}' if isinstance(exc, FileNotFoundError) else str(exc)
         print(f'{tool}: error: {message}', file=sys.stderr)
         sys.exit(2)
