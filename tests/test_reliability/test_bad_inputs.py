@@ -1,13 +1,11 @@
 """Bad inputs: every reader, the training dataset, infer.py and evaluation on the corpus."""
 import importlib.util
-import logging
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
 
 from mmdistilldepth.datasets import (CrossContextCrops, ETH3DDataset, LoadDepthAnnotation,
@@ -31,22 +29,6 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp('corpus')
     write_image_corpus(root)
     return root
-
-
-@pytest.fixture
-def warnings_log():
-    """The WARNING records of MMEngine's current logger during a test."""
-    records = []
-
-    class _Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    logger = MMLogger.get_current_instance()
-    handler = _Keep(level=logging.WARNING)
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 @pytest.mark.parametrize('name', READABLE)

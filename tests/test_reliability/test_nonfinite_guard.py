@@ -1,12 +1,11 @@
 """A non-finite teacher output, loss or gradient skips the update, counted; the run goes on."""
 import copy
-import logging
 
 import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MessageHub, MMLogger
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 
 from mmdistilldepth.datasets import CrossContextCrops, PackDepthInputs, SyntheticScenes
@@ -24,21 +23,6 @@ def hub():
     hub = MessageHub.get_instance(f'nonfinite-{np.random.randint(1 << 30)}')
     hub.update_info('iter', 7)
     yield hub
-
-
-@pytest.fixture
-def warnings_log():
-    records = []
-
-    class _Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    logger = MMLogger.get_current_instance()
-    handler = _Keep(level=logging.WARNING)
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 def _toy(wrapper_type=SkipNonFiniteOptimWrapper, **kwargs):
