@@ -111,6 +111,15 @@ def _as_batch_of_one(embedding: torch.Tensor, source: str) -> torch.Tensor:
     return embedding.float()
 
 
+def check_embedding_fits(embedding: torch.Tensor, unet, model_path: str) -> None:
+    """Raise if the empty-prompt ``embedding`` is not made for ``unet``'s cross-attention."""
+    dim = unet.config.cross_attention_dim
+    if embedding.shape[-1] != dim:
+        raise ValueError(
+            f'empty-prompt embedding has {embedding.shape[-1]} channels but the UNet of '
+            f'{model_path} attends to {dim}: the embedding is from another model')
+
+
 def load_text_embedding(path: str) -> torch.Tensor:
     """Read a saved empty-prompt embedding.
 

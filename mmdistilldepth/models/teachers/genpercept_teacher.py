@@ -10,9 +10,10 @@ import torch.nn.functional as F
 
 from mmdistilldepth.registry import MODELS
 from .base_teacher import BaseTeacher
-from .diffusion_utils import (affine_depth_to_disparity, check_model_folder,
-                              encode_empty_prompt, load_text_embedding, resize_to_processing,
-                              resolve_dtype, transformers_available, weights_variant)
+from .diffusion_utils import (affine_depth_to_disparity, check_embedding_fits,
+                              check_model_folder, encode_empty_prompt, load_text_embedding,
+                              resize_to_processing, resolve_dtype, transformers_available,
+                              weights_variant)
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +104,7 @@ class GenPerceptTeacher(BaseTeacher):
         self.unet = self._load(UNet2DConditionModel, 'unet')
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.scaling_factor = float(self.vae.config.scaling_factor)
-        dim = self.unet.config.cross_attention_dim
-        if embedding.shape[-1] != dim:
-            raise ValueError(
-                f'empty-prompt embedding has {embedding.shape[-1]} channels but the UNet of '
-                f'{model_path} attends to {dim}: the embedding is from another model')
+        check_embedding_fits(embedding, self.unet, model_path)
         self.register_buffer('empty_text_embedding', embedding.to(self.dtype), persistent=False)
         self.freeze()
 

@@ -10,9 +10,9 @@ import torch
 
 from mmdistilldepth.registry import MODELS
 from .base_teacher import BaseTeacher
-from .diffusion_utils import (affine_depth_to_disparity, check_model_folder,
-                              encode_empty_prompt, load_text_embedding, resolve_dtype,
-                              transformers_available, weights_variant)
+from .diffusion_utils import (affine_depth_to_disparity, check_embedding_fits,
+                              check_model_folder, encode_empty_prompt, load_text_embedding,
+                              resolve_dtype, transformers_available, weights_variant)
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +104,7 @@ class MarigoldTeacher(BaseTeacher):
         # Registered as submodules so .to() / .cuda() move the pipeline's models.
         self.unet = self.pipe.unet
         self.vae = self.pipe.vae
-        dim = self.unet.config.cross_attention_dim
-        if embedding.shape[-1] != dim:
-            raise ValueError(
-                f'empty-prompt embedding has {embedding.shape[-1]} channels but the UNet of '
-                f'{model_path} attends to {dim}: the embedding is from another model')
+        check_embedding_fits(embedding, self.unet, model_path)
         self.register_buffer('empty_text_embedding', embedding.to(self.dtype), persistent=False)
 
         self.num_inference_steps = (self.pipe.default_denoising_steps
