@@ -35,3 +35,14 @@ def _few_threads():
     import torch
     torch.set_num_threads(min(2, torch.get_num_threads()))
     yield
+
+
+def load_tool(*parts: str):
+    """Import a script under ``tools/`` (not a package) as a module, e.g. ``('infer.py',)``."""
+    import importlib.util
+    path = osp.join(REPO_ROOT, 'tools', *parts)
+    name = '_tool_' + '_'.join(parts).replace('.py', '').replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tests.conftest import REPO_ROOT, require_fixture
+from tests.conftest import REPO_ROOT, load_tool, require_fixture
 from mmdistilldepth.datasets.benchmarks import (DIODEDataset, ETH3DDataset,
                                                 KITTIEigenDataset, NYUv2Dataset,
                                                 ScanNetDataset)
@@ -230,12 +230,7 @@ def test_synthetic_nyuv2_writes_once_and_never_touches_foreign_folders(tmp_path)
 
 
 def _tool(name):
-    import importlib.util
-    path = osp.join(REPO_ROOT, 'tools', 'dataset_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('dataset_converters', f'{name}.py')
 
 
 def _fake_nyu_mat(path, images, raw, filled, scenes):

@@ -1,5 +1,4 @@
 """Bad inputs: every reader, the training dataset, infer.py and evaluation on the corpus."""
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -15,7 +14,7 @@ from mmdistilldepth.evaluation import AffineInvariantDepthMetric
 from mmdistilldepth.models.estimators import DepthAnythingV2
 from mmdistilldepth.utils.image_io import (UnreadableFileError, read_png_depth, read_rgb,
                                            truncation_reason)
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 from tests.test_reliability.bad_inputs import (DEPTH_CASES, FILL_RGB, IMAGE_CASES,
                                                exif_app1, exif_rotated_rgb,
                                                write_depth_corpus, write_image_corpus)
@@ -137,11 +136,7 @@ def test_training_set_fails_clearly_when_nothing_is_readable(tmp_path):
 
 
 def _infer_tool():
-    spec = importlib.util.spec_from_file_location('infer_tool',
-                                                  osp.join(REPO_ROOT, 'tools/infer.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('infer.py')
 
 
 def test_infer_writes_every_readable_file_and_names_the_rest(corpus, tmp_path, capsys):

@@ -1,5 +1,4 @@
 """Checkpoints: atomic saves (also under kill -9), the atomic hook, safe loading in the tools."""
-import importlib.util
 import multiprocessing
 import os
 import os.path as osp
@@ -14,7 +13,7 @@ from torch.utils.data import Dataset
 
 from mmdistilldepth.engine import AtomicCheckpointHook, atomic_write_bytes, check_checkpoint_safe
 from mmdistilldepth.utils import UserInputError
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_tool
 
 QUICKSTART = osp.join(REPO_ROOT, 'configs', 'quickstart', 'cross_context_synthetic.py')
 
@@ -149,11 +148,7 @@ def test_safe_checkpoints_pass_and_unsafe_ones_are_refused_in_one_line(checkpoin
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'{name}_tool',
-                                                  osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'{name}.py')
 
 
 def _one_line_exit(capsys, main, argv):

@@ -1,6 +1,4 @@
 import argparse
-import importlib.util
-import os.path as osp
 import re
 
 import pytest
@@ -8,17 +6,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mmdistilldepth.models.estimators import DepthAnythingV2
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 ENCODER = dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3))
 
 
 def _tool():
-    path = osp.join(REPO_ROOT, 'tools/model_converters/convert_checkpoint.py')
-    spec = importlib.util.spec_from_file_location('convert_checkpoint', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('model_converters', 'convert_checkpoint.py')
 
 
 @pytest.fixture(scope='module')

@@ -1,22 +1,16 @@
-import importlib.util
-import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 
 from mmdistilldepth.models.estimators import DepthAnythingV2
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 pytest.importorskip('onnxruntime')
 
 
 def _tool():
-    path = osp.join(REPO_ROOT, 'tools/deployment/export_onnx.py')
-    spec = importlib.util.spec_from_file_location('export_onnx', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('deployment', 'export_onnx.py')
 
 
 @pytest.fixture(scope='module')

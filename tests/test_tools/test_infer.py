@@ -1,6 +1,4 @@
-import importlib.util
 import math
-import os.path as osp
 
 import cv2
 import numpy as np
@@ -10,7 +8,7 @@ import torch
 from mmdistilldepth.apis.outputs import (colorize_disparity, disparity_to_points,
                                          disparity_to_uint16, write_ply)
 from mmdistilldepth.models.estimators import DepthAnythingV2
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 CONFIG = """model = dict(
     type='DepthAnythingV2',
@@ -20,11 +18,7 @@ CONFIG = """model = dict(
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('infer_tool',
-                                                  osp.join(REPO_ROOT, 'tools/infer.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('infer.py')
 
 
 @pytest.fixture(scope='module')

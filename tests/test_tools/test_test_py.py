@@ -1,6 +1,5 @@
 """tools/test.py end to end on synthetic benchmarks in every layout."""
 import csv
-import importlib.util
 import json
 import os.path as osp
 
@@ -11,7 +10,7 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_tool
 from mmdistilldepth.datasets.synthetic_benchmarks import write_synthetic_benchmark
 from mmdistilldepth.registry import MODELS
 
@@ -40,11 +39,7 @@ class OracleDisparityForTest(BaseModel):
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('test_tool',
-                                                  osp.join(REPO_ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('test.py')
 
 
 @pytest.fixture(scope='module')

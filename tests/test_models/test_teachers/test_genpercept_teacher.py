@@ -4,7 +4,6 @@ The reference is GenPercept's one step computed here directly with the diffusers
 components (and its DDIM scheduler for the timestep and the clean latent); the
 teacher must agree exactly.
 """
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -22,6 +21,7 @@ from mmdistilldepth.models.teachers.diffusion_utils import (affine_depth_to_disp
                                                             save_text_embedding)
 from mmdistilldepth.models.teachers.genpercept_teacher import GenPerceptTeacher
 from mmdistilldepth.registry import MODELS
+from tests.conftest import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CROSS_DIM = 16
@@ -89,11 +89,7 @@ def teacher(folder):
 
 
 def load_cli():
-    path = osp.join(REPO_ROOT, 'tools', 'model_converters', 'save_empty_text_embedding.py')
-    spec = importlib.util.spec_from_file_location('save_empty_text_embedding', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool('model_converters', 'save_empty_text_embedding.py').main
 
 
 def images(b=2, h=48, w=80, seed=1):
