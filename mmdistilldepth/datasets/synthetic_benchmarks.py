@@ -20,7 +20,7 @@ import numpy as np
 
 from mmdistilldepth.registry import DATASETS
 from .benchmarks import NYUv2Dataset
-from .synthetic_scenes import render_scene
+from .synthetic_scenes import RENDERER_VERSION, render_scene
 
 #: format -> (default (H, W), scene kinds cycled over the samples, split list name)
 SYNTHETIC_FORMATS: Dict[str, Tuple[Tuple[int, int], Tuple[str, ...], str]] = {
@@ -169,7 +169,7 @@ def write_synthetic_benchmark(format: str, out_dir: str, num: int, seed: int = 0
         f.write('\n'.join(lines) + '\n')
     with open(osp.join(out_dir, STAMP_FILE), 'w') as f:
         json.dump(dict(format=format, num=num, seed=seed, size=list(size),
-                       render_scale=render_scale), f)
+                       render_scale=render_scale, renderer=RENDERER_VERSION), f)
     return list_path
 
 
@@ -197,7 +197,8 @@ class SyntheticNYUv2(NYUv2Dataset):
     def __init__(self, data_root: str, num_samples: int = 40, seed: int = 1000,
                  height: int = 240, width: int = 320, **kwargs) -> None:
         self._synthetic = dict(format='nyu', num=num_samples, seed=seed,
-                               size=[height, width], render_scale=1)
+                               size=[height, width], render_scale=1,
+                               renderer=RENDERER_VERSION)
         self._ensure_written(data_root)
         kwargs.setdefault('ann_file', SYNTHETIC_FORMATS['nyu'][2])
         super().__init__(data_root, **kwargs)

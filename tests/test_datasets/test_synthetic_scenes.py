@@ -54,3 +54,26 @@ def test_dataset_sample():
     assert sample['gt_depth'].shape == (32, 48)
     assert sample['img_path'] == 'synthetic://1/2'
     np.testing.assert_array_equal(sample['gt_depth'], render_scene(1, 2, 32, 48)['depth'])
+
+
+def test_haze_fades_far_surfaces_towards_the_air_and_keeps_the_geometry():
+    """Aerial perspective: far street pixels take the sky's colour; depth is unchanged."""
+    found = 0
+    for index in range(10):
+        hazy = render_scene(5, index, 64, 96, kind='street')
+        clear = render_scene(5, index, 64, 96, kind='street', haze=False)
+        for key in ('depth', 'valid', 'intrinsics'):
+            np.testing.assert_array_equal(hazy[key], clear[key])
+        far = hazy['valid'] & (hazy['depth'] > 60)
+        near = hazy['valid'] & (hazy['depth'] < 5)
+        if far.sum() < 5 or near.sum() < 5:
+            continue
+        found += 1
+        sky = hazy['img'][~hazy['valid']].astype(float).mean(0)
+        # far away, well below the 20-60 m visibility, little but the air is left
+        gap_far = np.abs(hazy['img'][far] - sky).mean()
+        assert gap_far < 0.5 * np.abs(clear['img'][far] - sky).mean()
+        # near surfaces keep most of their own colour
+        kept = 1 - np.abs(hazy['img'][near].astype(float) - clear['img'][near]).mean() / 255
+        assert kept > 0.8
+    assert found >= 2
