@@ -1,7 +1,10 @@
 """Time the distillation losses (forward + backward) against a plain masked L1.
 
 Every loss runs in the same process on the same inputs, so the ratios to the plain
-masked L1 are measured in one run. Prints a markdown table (median of repeats)::
+masked L1 are measured in one run. The normalized losses run on their default path
+(the compiled kernels for CPU tensors, see ``mmdistilldepth/models/losses/native.py``);
+one row shows the torch path for comparison. Prints a markdown table (median of
+repeats)::
 
     python tools/analysis/benchmark_losses.py --sizes 560 1024 --batch 4
 """
@@ -34,6 +37,8 @@ def losses() -> Dict[str, Callable]:
         ('hybrid quantile (1,2,4)', dict(normalization='hybrid', grouping='quantile')),
         ('hybrid spatial (1,2,4)', dict(normalization='hybrid', grouping='spatial')),
         ('local range (4)', dict(normalization='local', grouping='range')),
+        ('hybrid range (1,2,4), torch path',
+         dict(normalization='hybrid', grouping='range', backend='torch')),
         ('gradient matching (4 scales)', None),
     ]:
         cases[name] = (NormalizedL1Loss(**cfg) if cfg is not None else
@@ -44,7 +49,7 @@ def losses() -> Dict[str, Callable]:
 
 def sort_only(pred: torch.Tensor, target: torch.Tensor,
               mask: torch.Tensor) -> torch.Tensor:
-    """Not a loss: one sort of the B student maps, as the normalized losses do it
+    """Not a loss: one sort of the B student maps, as the torch path does it
     (``argsort_rows``); a normalized loss sorts each of its two maps once."""
     argsort_rows(pred.detach().flatten(1))
     return (pred * 0).sum()

@@ -181,6 +181,19 @@ def global_contexts(target: Tensor, mask: Tensor) -> DepthContexts:
     return DepthContexts(ids, (1, ), _spatial_shape(mask), 'global', order)
 
 
+def range_edges(d_min: Tensor, d_max: Tensor, segments: int, hdn_compat: bool = False
+                ) -> Tuple[Tensor, Optional[Tensor]]:
+    """Left edges (B, S) of the S equal-width bins of ``[d_min, d_max]`` (each (B, 1)),
+    and with ``hdn_compat`` HDN's right edges (else None): see :func:`range_contexts`."""
+    span = d_max - d_min
+    bin_size = 1.0 / segments
+    idx = torch.arange(segments, device=d_min.device, dtype=d_min.dtype)
+    # Same expression order as HDN: min + (max - min) * i * b.
+    lo = d_min + span * idx * bin_size
+    hi = d_min + span * (idx + 1) * bin_size + 1e-30 if hdn_compat else None
+    return lo, hi
+
+
 def range_contexts(target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 2, 4),
                    hdn_compat: bool = False) -> DepthContexts:
     """Contexts by value range: at level S, S equal-width bins of the target's range.
@@ -203,14 +216,9 @@ def range_contexts(target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 2, 
     values, order, n_valid = masked_sort(target, mask)
     x, valid = flatten_maps(target, 'target').detach(), flatten_maps(mask, 'mask')
     d_min, d_max = _valid_min_max(values, n_valid)
-    span = d_max - d_min
     level_ids = []
     for segments, offset in zip(levels, _level_offsets(levels)):
-        bin_size = 1.0 / segments
-        idx = torch.arange(segments, device=x.device, dtype=x.dtype)
-        # Same expression order as HDN: min + (max - min) * i * b.
-        lo = d_min + span * idx * bin_size
-        hi = d_min + span * (idx + 1) * bin_size + 1e-30 if hdn_compat else None
+        lo, hi = range_edges(d_min, d_max, segments, hdn_compat)
         level_ids.append(_bin_ids(x, valid, lo, hi, offset, sum(levels)))
     ids = torch.stack(level_ids, dim=1)
     return DepthContexts(ids, levels, _spatial_shape(mask), 'range', order)
@@ -230,11 +238,23 @@ def sorted_quantile(values: Tensor, n_valid: Tensor, q: Sequence[float]) -> Tens
     Returns:
         Tensor: (B, Q) quantiles (0 for a row without valid entries).
     """
-    q_t = torch.tensor(q, dtype=values.dtype, device=values.device).double()
+    below, above, weight = quantile_ranks(n_valid, q, values.dtype)
+    return lerp_quantiles(values.gather(1, below), values.gather(1, above), weight, n_valid)
+
+
+def quantile_ranks(n_valid: Tensor, q: Sequence[float], dtype: torch.dtype
+                   ) -> Tuple[Tensor, Tensor, Tensor]:
+    """The 0-based ranks (B, Q) each linear quantile lies between, and the weight of
+    the upper one, computed as ``torch.nanquantile`` does (see :func:`sorted_quantile`)."""
+    q_t = torch.tensor(q, dtype=dtype, device=n_valid.device).double()
     rank = q_t * (n_valid - 1).clamp(min=0).unsqueeze(1)
     below, above = rank.long(), rank.ceil().long()
-    weight = (rank - below).to(values.dtype)
-    out = torch.lerp(values.gather(1, below), values.gather(1, above), weight)
+    return below, above, (rank - below).to(dtype)
+
+
+def lerp_quantiles(below: Tensor, above: Tensor, weight: Tensor, n_valid: Tensor) -> Tensor:
+    """Quantiles (B, Q) from the order statistics at :func:`quantile_ranks`."""
+    out = torch.lerp(below, above, weight)
     return out.masked_fill((n_valid == 0).unsqueeze(1), 0)
 
 
