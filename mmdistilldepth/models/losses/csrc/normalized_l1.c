@@ -190,8 +190,9 @@ static int histograms_build(histogram *h, const real *const *x, int maps, int64_
     if (!failed) {
         for (int64_t i = 0; i < n; ++i) {
             const int64_t row = (int64_t)fid[i] * nb; /* row F collects the rest */
+            const int member = fid[i] < F; /* others may hold NaN: never converted */
             for (int m = 0; m < maps; ++m) {
-                const double d = (double)x[m][i] - h[m].lo;
+                const double d = member ? (double)x[m][i] - h[m].lo : 0.0;
                 int64_t b = (int64_t)(d * h[m].scale);
                 b = b < 0 ? 0 : (b >= nb ? nb - 1 : b);
                 h[m].bucket[i] = (uint16_t)b;
@@ -442,8 +443,10 @@ static inline double loss_pass(const real *p, const real *t, const uint16_t *fid
     const int codes = code_count(L);
     double loss[LANES] = {0};
     for (int64_t i = 0; i < n; ++i) {
+        /* No branch on membership (random masks would mispredict it): pixels in no
+         * context read the zero row F of the table, count in the unused row F of the
+         * codes, and their error (NaN for NaN inputs) is dropped by a select. */
         const int f = fid[i];
-        if (f >= F) continue;
         const real *row = table + (int64_t)f * L * 4;
         const real pi = p[i], ti = t[i];
         real error = 0;
@@ -458,7 +461,7 @@ static inline double loss_pass(const real *p, const real *t, const uint16_t *fid
         const int64_t k = ((int64_t)f * codes + code) * LANES + (i & (LANES - 1));
         code_pixels[k] += 1;
         code_sum[k] += (double)pi;
-        loss[i & (LANES - 1)] += (double)error;
+        loss[i & (LANES - 1)] += f < F ? (double)error : 0.0;
     }
     double total = 0;
     for (int k = 0; k < LANES; ++k) total += loss[k];
@@ -497,8 +500,8 @@ double forward_image(const real *p, const real *t, const uint8_t *valid, int64_t
     int64_t *middle_index = malloc(sizeof(int64_t) * ((size_t)total * R + 1));
     real *scale = malloc(sizeof(real) * ((size_t)total + 1));
     double *t_signs = malloc(sizeof(double) * ((size_t)total + 1));
-    real *table = malloc(sizeof(real) * ((size_t)L * F * 4 + 1));
-    const size_t code_slots = (size_t)F * code_count(L) * LANES + 1;
+    real *table = calloc((size_t)L * (F + 1) * 4, sizeof(real)); /* row F: zeros */
+    const size_t code_slots = (size_t)(F + 1) * code_count(L) * LANES;
     int32_t *code_pixels = calloc(code_slots, sizeof(int32_t));
     double *code_sum = calloc(code_slots, sizeof(double));
     double result = -INFINITY;
