@@ -35,7 +35,11 @@ setup(
         'tqdm',
     ],
     extras_require={
-        'tests': ['pytest', 'onnx', 'onnxruntime', 'h5py', 'scipy'],
+        # MarigoldTeacher (diffusers' Marigold pipeline imports transformers), and the
+        # empty-prompt embedding of either diffusion teacher: docs/diffusion_teachers.md
+        'diffusion': ['transformers==5.24.0', 'scipy'],
+        # transformers so that the diffusion-teacher tests run in full
+        'tests': ['pytest', 'onnx', 'onnxruntime', 'h5py', 'scipy', 'transformers==5.24.0'],
     },
     license='Apache-2.0',
 )
