@@ -2,6 +2,7 @@
 
     python tools/infer.py INPUT CONFIG [CHECKPOINT] --out-dir DIR
                           [--save color png16 npy ply] [--device cpu] [--input-size 518]
+                          [--max-size 2044]
 
 INPUT is an image, a folder (its images, sorted) or a quoted glob ('data/*.jpg').
 CONFIG is a model config (configs/_base_/models/dav2_vitl.py) or a distiller config
@@ -49,6 +50,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
     parser.add_argument('--input-size', type=int, default=518,
                         help='lower bound of the network input sides (default 518)')
+    parser.add_argument('--max-size', type=int, default=2044,
+                        help='upper bound of the long side of the network input, for '
+                        'panoramas and other elongated images (default 2044, 146 patches)')
     parser.add_argument('--fov', type=float, default=DEFAULT_FOV_DEG,
                         help='assumed horizontal field of view in degrees for .ply')
     parser.add_argument('--depth-range', type=float, nargs=2, default=DEFAULT_DEPTH_RANGE,
@@ -107,7 +111,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed.append(path)
             tqdm.write(f'skipped {exc.path}: {exc.reason}', file=sys.stderr)
             continue
-        disparity = inference_depth(model, rgb, args.input_size)
+        disparity = inference_depth(model, rgb, args.input_size, args.max_size)
         stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
         save_outputs(rgb, disparity, stem, args)
     print(f'{len(files) - len(failed)} of {len(files)} images written to {args.out_dir}'

@@ -55,7 +55,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 
 @torch.no_grad()
 def inference_depth(model: torch.nn.Module, image: Union[str, np.ndarray],
-                    input_size: int = 518) -> np.ndarray:
+                    input_size: int = 518, max_size: Optional[int] = None) -> np.ndarray:
     """Predict relative disparity for one image, as the official ``infer_image``.
 
     Preprocessing: :func:`~mmdistilldepth.apis.preprocessing.prepare_dav2_input`
@@ -67,6 +67,8 @@ def inference_depth(model: torch.nn.Module, image: Union[str, np.ndarray],
             disparity (B, 1, h, w) for normalized images.
         image (str | ndarray): an image path or an RGB uint8 array (H, W, 3).
         input_size (int): the lower bound of the network input sides.
+        max_size (int, optional): the upper bound of the long side of the network
+            input, for very elongated images (None: no bound, as the official code).
 
     Returns:
         ndarray: float32 disparity (H, W) at the image's resolution.
@@ -75,7 +77,7 @@ def inference_depth(model: torch.nn.Module, image: Union[str, np.ndarray],
     if rgb.dtype != np.uint8:
         raise TypeError(f'expected an RGB uint8 image, got dtype {rgb.dtype}')
     param = next(model.parameters())
-    inputs = torch.from_numpy(prepare_dav2_input(rgb, input_size)).to(param.device)
+    inputs = torch.from_numpy(prepare_dav2_input(rgb, input_size, max_size=max_size)).to(param.device)
     disparity = model(inputs.to(param.dtype), mode='tensor').float()
     disparity = F.interpolate(disparity, rgb.shape[:2], mode='bilinear', align_corners=True)
     return disparity[0, 0].cpu().numpy()

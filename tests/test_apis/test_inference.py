@@ -26,6 +26,19 @@ TINY = dict(type='DepthAnythingV2',
 ])
 def test_dav2_input_size(hw, size, expected):
     assert dav2_input_size(*hw, size=size) == expected
+    # an upper bound far above these sizes changes nothing
+    assert dav2_input_size(*hw, size=size, max_size=2044) == expected
+
+
+@pytest.mark.parametrize('hw,expected', [
+    ((200, 20000), (14, 2044)),  # a panorama: 51800x518 without the bound
+    ((20000, 200), (2044, 14)),
+    ((300, 3000), (210, 2044)),  # long side capped, short side below 518
+    ((518, 2044), (518, 2044)),  # exactly at the bound: untouched
+])
+def test_dav2_input_size_caps_the_long_side(hw, expected):
+    assert dav2_input_size(*hw, size=518, max_size=2044) == expected
+    assert max(dav2_input_size(*hw, size=518)) > 2044 or hw == (518, 2044)
 
 
 def test_preprocessing_reproduces_the_official_tensor():
