@@ -163,25 +163,6 @@ def test_infer_writes_every_readable_file_and_names_the_rest(corpus, tmp_path, c
             and f'{len(UNREADABLE)} failed' in captured.out)
 
 
-def test_infer_caps_the_input_of_a_panorama(tmp_path, monkeypatch):
-    """A 30x1500 panorama would become a 518x25900 network input; --max-size caps it."""
-    (tmp_path / 'tiny.py').write_text(
-        "model = dict(type='DepthAnythingV2', encoder=dict(embed_dim=48, depth=4, "
-        "num_heads=2, layer_idx=(0, 1, 2, 3)), features=16, out_channels=[8, 16, 24, 48])\n")
-    cv2.imwrite(str(tmp_path / 'pano.png'), np.full((30, 1500, 3), 128, np.uint8))
-    infer = _infer_tool()
-    seen = []
-    original = infer.inference_depth
-    monkeypatch.setattr(infer, 'inference_depth', lambda model, rgb, size, max_size: (
-        seen.append(max_size), original(model, rgb, size, max_size))[1])
-    code = infer.main([str(tmp_path / 'pano.png'), str(tmp_path / 'tiny.py'), '--out-dir',
-                       str(tmp_path / 'out'), '--save', 'npy', '--input-size', '518',
-                       '--max-size', '280'])
-    assert code == 0 and seen == [280]
-    disparity = np.load(tmp_path / 'out' / 'pano_disparity.npy')
-    assert disparity.shape == (30, 1500) and np.isfinite(disparity).all()
-
-
 def _eth3d_samples(root):
     dataset = ETH3DDataset(data_root=str(root), pipeline=[
         LoadRGBImage(), LoadDepthAnnotation(format='eth3d'), PackDepthInputs()])

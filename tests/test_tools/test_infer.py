@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmdistilldepth.apis import inference as inference_module
 from mmdistilldepth.apis.outputs import (colorize_disparity, disparity_to_points,
                                          disparity_to_uint16, write_ply)
 from mmdistilldepth.models.estimators import DepthAnythingV2
@@ -115,3 +116,24 @@ def test_write_ply_roundtrip(tmp_path):
     vertex = np.frombuffer(body, dtype=[('xyz', '<f4', 3), ('rgb', 'u1', 3)])
     np.testing.assert_array_equal(vertex['xyz'], points)
     np.testing.assert_array_equal(vertex['rgb'], colors)
+
+
+def test_max_size_caps_the_input_of_a_panorama(setup, tmp_path, monkeypatch):
+    """A 30x1500 panorama would become a 518x25900 network input; --max-size caps it."""
+    root, infer = setup
+    cv2.imwrite(str(tmp_path / 'pano.png'), np.full((30, 1500, 3), 128, np.uint8))
+    shapes = []
+    original = inference_module.prepare_dav2_input
+
+    def recording(*args, **kwargs):
+        out = original(*args, **kwargs)
+        shapes.append(out.shape)
+        return out
+
+    monkeypatch.setattr(inference_module, 'prepare_dav2_input', recording)
+    code = infer.main([str(tmp_path / 'pano.png'), str(root / 'tiny.py'), str(root / 'tiny.pth'),
+                       '--out-dir', str(tmp_path / 'out'), '--save', 'npy',
+                       '--max-size', '280'])
+    assert code == 0 and shapes == [(1, 3, 14, 280)]
+    disparity = np.load(tmp_path / 'out' / 'pano_disparity.npy')
+    assert disparity.shape == (30, 1500) and np.isfinite(disparity).all()
