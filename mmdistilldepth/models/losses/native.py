@@ -66,9 +66,13 @@ def _compile(real: str) -> str:
     path = osp.join(folder, f'normalized_l1_{real}_{key}.so')
     if osp.isfile(path):
         return path
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.so', dir=folder)
-    os.close(fd)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix='.so', dir=folder)
+        os.close(fd)
+    except OSError as error:
+        raise NativeUnavailable(f'cannot write the compiled loss into {folder} ({error}); '
+                                'set MDD_CACHE_DIR to a writable folder') from error
     cmd = [compiler, *CFLAGS, f'-DREAL={real}', '-o', tmp, SOURCE, '-lm']
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)

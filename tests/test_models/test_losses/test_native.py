@@ -151,6 +151,19 @@ def test_without_a_compiler(monkeypatch, tmp_path):
         normalized_l1_loss(pred, target, mask, backend='native')
 
 
+def test_unwritable_cache_folder_falls_back_with_the_fix(monkeypatch, tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    monkeypatch.setenv('MDD_CACHE_DIR', str(blocker / 'cache'))  # under a file: unwritable
+    monkeypatch.setattr(native, '_libraries', {})
+    monkeypatch.setattr(native, '_warned', False)
+    pred, target, mask = random_maps(shape=(2, 1, 6, 7), seed=10)
+    with pytest.raises(native.NativeUnavailable, match='set MDD_CACHE_DIR'):
+        normalized_l1_loss(pred, target, mask, backend='native')
+    with pytest.warns(UserWarning, match='MDD_CACHE_DIR'):
+        normalized_l1_loss(pred, target, mask)
+
+
 def test_build_is_cached_per_source(monkeypatch, tmp_path):
     monkeypatch.setenv('MDD_CACHE_DIR', str(tmp_path))
     monkeypatch.setattr(native, '_libraries', {})
