@@ -19,6 +19,7 @@ in double here.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import os.path as osp
@@ -41,6 +42,9 @@ _REALS = {torch.float32: 'float', torch.float64: 'double'}
 _lock = threading.Lock()
 _libraries: dict = {}
 _pool: Optional[ThreadPoolExecutor] = None
+#: use the AVX2 variants of the float32 kernels where the CPU has AVX2 (tests turn
+#: them off to check the scalar code, which float64 and other CPUs run)
+SIMD = True
 
 
 class NativeUnavailable(RuntimeError):
@@ -61,7 +65,8 @@ def _compile(real: str) -> str:
     with open(SOURCE, 'rb') as f:
         source = f.read()
     compiler = os.environ.get('CC', 'cc')
-    key = hashlib.sha1(source + ' '.join((compiler, real) + CFLAGS).encode()).hexdigest()[:16]
+    key = hashlib.sha1(source + ' '.join((compiler, real, 'v2') + CFLAGS).encode()
+                       ).hexdigest()[:16]
     folder = cache_dir()
     path = osp.join(folder, f'normalized_l1_{real}_{key}.so')
     if osp.isfile(path):
@@ -73,7 +78,8 @@ def _compile(real: str) -> str:
     except OSError as error:
         raise NativeUnavailable(f'cannot write the compiled loss into {folder} ({error}); '
                                 'set MDD_CACHE_DIR to a writable folder') from error
-    cmd = [compiler, *CFLAGS, f'-DREAL={real}', '-o', tmp, SOURCE, '-lm']
+    cmd = [compiler, *CFLAGS, f'-DREAL={real}', *(['-DREAL_IS_FLOAT'] if real == 'float' else []),
+           '-o', tmp, SOURCE, '-lm']
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
@@ -91,12 +97,14 @@ def _compile(real: str) -> str:
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i64, i32, dbl = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_double
+    lib.set_simd.argtypes = [i32]
+    lib.set_simd.restype = None
     lib.valid_range.argtypes = [p, p, i64, p]
     lib.valid_range.restype = None
     lib.select_ranks.argtypes = [p, p, i64, p, i32, p, p]
     lib.select_ranks.restype = ctypes.c_int
     lib.forward_image.argtypes = [p, p, p, i64, i32, i32, p, p, p, p, i64, i64, i32, i32, p,
-                                  i32, i32, dbl, i32, p, p, p, p, p, p, p, p, p, p, p]
+                                  i32, i32, dbl, i32, p, p, p, p, p, p, p, p, p, p, p, p]
     lib.forward_image.restype = ctypes.c_double
     lib.backward_image.argtypes = [i64, p, p, i32, i32, p, i32, p, p, i32, p, p, p, p, i32,
                                    dbl, p]
@@ -198,6 +206,13 @@ class _Plan:
         self.parent = torch.stack(parent).flatten(1).to(torch.int32).contiguous()
 
 
+@functools.lru_cache(maxsize=64)
+def _plan(normalization: str, grouping: str, levels: tuple, hdn_compat: bool,
+          shape: tuple) -> _Plan:
+    """The plan of a setting and map size, made once (the tile maps cost ~1 ms)."""
+    return _Plan(normalization, grouping, levels, hdn_compat, shape)
+
+
 def _coarse_of(fine: Tensor, coarse: Tensor, fine_segments: int,
                segments: int) -> Tensor:
     """The coarse tile index of each fine tile index along one axis (raises _Fallback
@@ -273,6 +288,7 @@ class _NormalizedL1(torch.autograd.Function):
     def forward(fn_ctx, pred: Tensor, target: Tensor, valid: Tensor, plan: _Plan,
                 eps: float) -> Tensor:
         lib = library(pred.dtype)
+        lib.set_simd(int(SIMD))
         bsz, n = pred.shape
         levels, total, ranks = len(plan.levels), plan.total, plan.ranks_per_context
         fine_count = plan.fine_count
@@ -289,6 +305,7 @@ class _NormalizedL1(torch.autograd.Function):
         median_index = torch.empty((bsz, total, ranks), dtype=torch.int64)
         sums = torch.zeros(3, bsz, total, dtype=torch.float64)
         sign_code = torch.empty((bsz, n), dtype=torch.uint16)
+        n_valid = torch.empty(bsz, dtype=torch.int64)
 
         def forward_one(b):
             return lib.forward_image(
@@ -300,14 +317,13 @@ class _NormalizedL1(torch.autograd.Function):
                 int(plan.hdn_compat), eps, ranks, fid[b].data_ptr(), counts[b].data_ptr(),
                 mp[b].data_ptr(), mt[b].data_ptr(), inv_p[b].data_ptr(), inv_t[b].data_ptr(),
                 median_index[b].data_ptr(), sums[0, b].data_ptr(), sums[1, b].data_ptr(),
-                sums[2, b].data_ptr(), sign_code[b].data_ptr())
+                sums[2, b].data_ptr(), sign_code[b].data_ptr(), n_valid[b].data_ptr())
 
         loss_sums = torch.tensor(_map(forward_one, range(bsz)), dtype=torch.float64)
         if torch.isnan(loss_sums).any():
             raise _Fallback('non-finite values')
         if torch.isneginf(loss_sums).any():
             raise MemoryError('NormalizedL1Loss: the compiled CPU path ran out of memory')
-        n_valid = valid.view(torch.bool).sum(1)
         if plan.hdn_compat:  # the batch's valid pixel count, as HDN
             weights = torch.full((bsz, ), 1.0 / max(int(n_valid.sum()), 1),
                                  dtype=torch.float64)
@@ -368,7 +384,8 @@ def normalized_l1(pred: Tensor, target: Tensor, mask: Tensor, normalization: str
         _warn_once(error)
         return None
     try:
-        plan = _Plan(normalization, grouping, levels, hdn_compat, tuple(pred.shape[-2:]))
+        plan = _plan(normalization, grouping, tuple(levels), hdn_compat,
+                     tuple(pred.shape[-2:]))
         flat = [x.flatten(1).contiguous() for x in (pred, target, mask)]
         # the kernels read only valid pixels, so invalid ones may hold anything
         valid = flat[2].view(torch.uint8)

@@ -84,11 +84,21 @@ def test_ties_plateaus_and_outliers(normalization, grouping):
     assert abs(float(grad_t.sum())) < 1e-10 * scale
 
 
+@pytest.mark.parametrize('simd', [True, False])
 @pytest.mark.parametrize('normalization,grouping', NORMALIZED)
-def test_float32_close_to_torch(normalization, grouping):
-    pred, target, mask = random_maps(shape=(2, 1, 64, 80), seed=2, dtype=torch.float32)
-    assert_same(both_paths(pred, target, mask, normalization=normalization,
-                           grouping=grouping), rtol=1e-5)
+def test_float32_close_to_torch(monkeypatch, normalization, grouping, simd):
+    """float32 runs AVX2 kernels where the CPU has them; both they and the scalar
+    code must match torch (and each other: the same operations in the same order)."""
+    monkeypatch.setattr(native, 'SIMD', simd)
+    # 63 x 83 pixels: not a multiple of 8, so the vector loops have a scalar tail
+    pred, target, mask = random_maps(shape=(2, 1, 63, 83), seed=2, dtype=torch.float32)
+    pair = both_paths(pred, target, mask, normalization=normalization, grouping=grouping)
+    assert_same(pair, rtol=1e-5)
+    monkeypatch.setattr(native, 'SIMD', not simd)
+    other = both_paths(pred, target, mask, normalization=normalization, grouping=grouping)
+    torch.testing.assert_close(other[1][0], pair[1][0], rtol=1e-6, atol=0)
+    torch.testing.assert_close(other[1][1], pair[1][1], rtol=0,
+                               atol=1e-6 * float(pair[1][1].abs().max()))
 
 
 def test_invalid_pixels_are_never_read():

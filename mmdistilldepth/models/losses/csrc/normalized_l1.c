@@ -36,6 +36,22 @@
 #endif
 typedef REAL real;
 
+/* float32 kernels have AVX2 variants, used when the CPU has AVX2 (checked at run time) */
+static int simd_allowed = 1;
+
+/* Turn the AVX2 variants off (0) or back on (1), e.g. to test the scalar code. */
+void set_simd(int on) { simd_allowed = on; }
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(REAL_IS_FLOAT)
+#include <immintrin.h>
+#define HAVE_AVX2_PASS 1
+static int cpu_has_avx2(void) {
+    static int known = -1; /* a benign race: every thread finds the same answer */
+    if (known < 0) known = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return known && simd_allowed;
+}
+#endif
+
 /* Independent copies of the per-context accumulators: neighbouring pixels usually lie
  * in the same context, and one copy would chain every update to the previous one. */
 #define LANES 4
@@ -75,15 +91,71 @@ static void quickselect(item *items, int64_t m, int64_t k) {
 
 /* ------------------------------------------------------------------ contexts */
 
+#ifdef HAVE_AVX2_PASS
+/* masked_range on the first n - n % 8 pixels; returns how many it covered. */
+__attribute__((target("avx2"))) static int64_t masked_range_avx2(
+        const float *x, int64_t n, const uint8_t *valid, const uint16_t *fid, int F,
+        float *lo, float *hi, int *finite) {
+    __m256 low = _mm256_set1_ps(INFINITY), high = _mm256_set1_ps(-INFINITY);
+    __m256i bad = _mm256_setzero_si256();
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i limit = _mm256_set1_epi32(F);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i member;
+        if (valid) {
+            const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(valid + i)));
+            member = _mm256_cmpgt_epi32(v, _mm256_setzero_si256());
+        } else {
+            const __m256i f = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(fid + i)));
+            member = _mm256_cmpgt_epi32(limit, f);
+        }
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 in = _mm256_castsi256_ps(member);
+        low = _mm256_min_ps(low, _mm256_blendv_ps(_mm256_set1_ps(INFINITY), v, in));
+        high = _mm256_max_ps(high, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, in));
+        /* x * 0 is 0 exactly for finite x, NaN for infinite or NaN x */
+        const __m256 ok = _mm256_cmp_ps(_mm256_mul_ps(v, zero), zero, _CMP_EQ_OQ);
+        bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_castps_si256(ok), member));
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, low);
+    _mm256_storeu_ps(h, high);
+    for (int k = 0; k < 8; ++k) {
+        *lo = l[k] < *lo ? l[k] : *lo;
+        *hi = h[k] > *hi ? h[k] : *hi;
+    }
+    if (!_mm256_testz_si256(bad, bad)) *finite = 0;
+    return i;
+}
+#endif
+
+/* The smallest and largest x over the pixels with valid[i] set (if valid is given) or
+ * fid[i] < F; returns 0 if one of them is not finite (lo > hi: no such pixel). */
+static int masked_range(const real *x, int64_t n, const uint8_t *valid,
+                        const uint16_t *fid, int F, real *lo_out, real *hi_out) {
+    real lo = INFINITY, hi = -INFINITY;
+    int finite = 1;
+    int64_t i = 0;
+#ifdef HAVE_AVX2_PASS
+    if (cpu_has_avx2()) i = masked_range_avx2(x, n, valid, fid, F, &lo, &hi, &finite);
+#endif
+    for (; i < n; ++i) {
+        if (valid ? !valid[i] : fid[i] >= F) continue;
+        const real v = x[i];
+        finite &= isfinite(v) != 0;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return finite;
+}
+
 /* The smallest and largest valid value of x (both 0 without valid pixels). */
 void valid_range(const real *x, const uint8_t *valid, int64_t n, real *out) {
-    real lo = INFINITY, hi = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) {
-        const real v = valid[i] ? x[i] : (real)INFINITY;
-        const real w = valid[i] ? x[i] : -(real)INFINITY;
-        lo = v < lo ? v : lo;
-        hi = w > hi ? w : hi;
-    }
+    real lo, hi;
+    masked_range(x, n, valid, NULL, 0, &lo, &hi);
     out[0] = lo <= hi ? lo : 0;
     out[1] = lo <= hi ? hi : 0;
 }
@@ -120,23 +192,6 @@ static void tile_ids(const uint8_t *valid, int64_t height, int64_t width, int se
     }
 }
 
-/* Sizes of the finest contexts (fine, F) and of all contexts (counts, K). */
-static void context_counts(const uint16_t *fid, int64_t n, int fine_count, int levels,
-                           const int32_t *parent, int total, int64_t *fine,
-                           int64_t *counts) {
-    const int F = fine_count;
-    int64_t *lanes = calloc((size_t)(F + 1) * LANES, sizeof(int64_t));
-    for (int64_t i = 0; i < n; ++i) lanes[(int64_t)fid[i] * LANES + (i & (LANES - 1))] += 1;
-    for (int f = 0; f < F; ++f) {
-        fine[f] = 0;
-        for (int k = 0; k < LANES; ++k) fine[f] += lanes[(int64_t)f * LANES + k];
-    }
-    for (int c = 0; c < total; ++c) counts[c] = 0;
-    for (int l = 0; l < levels; ++l)
-        for (int f = 0; f < F; ++f) counts[parent[l * F + f]] += fine[f];
-    free(lanes);
-}
-
 /* ------------------------------------------------------------- order statistics */
 
 /* Histogram of one map: NB buckets between the smallest and the largest value of the
@@ -150,24 +205,19 @@ typedef struct {
 } histogram;
 
 /* Histograms of ``maps`` maps over the same contexts, in two passes over the pixels
- * (their ranges, then their buckets). Returns 0, -1 if a pixel in a context is not
- * finite, -2 when out of memory. */
+ * (their ranges, then their buckets); the bucket sums only ``with_sums``. Returns 0,
+ * -1 if a pixel in a context is not finite, -2 when out of memory. */
 static int histograms_build(histogram *h, const real *const *x, int maps, int64_t n,
                             const uint16_t *fid, int fine_count, int levels,
-                            const int32_t *parent, int total) {
+                            const int32_t *parent, int total, int with_sums) {
     const int F = fine_count;
-    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
-    int finite = 1;
-    for (int64_t i = 0; i < n; ++i) {
-        if (fid[i] >= F) continue;
-        for (int m = 0; m < maps; ++m) {
-            const double v = (double)x[m][i];
-            finite &= isfinite(v) != 0;
-            lo[m] = v < lo[m] ? v : lo[m];
-            hi[m] = v > hi[m] ? v : hi[m];
-        }
+    double lo[2], hi[2];
+    for (int m = 0; m < maps; ++m) {
+        real low, high;
+        if (!masked_range(x[m], n, NULL, fid, F, &low, &high)) return -1;
+        lo[m] = low;
+        hi[m] = high;
     }
-    if (!finite) return -1;
     /* enough buckets to keep the median buckets small, few enough for the cache */
     int64_t nb = ((int64_t)1 << 17) / (total > 0 ? total : 1);
     nb = nb > 2048 ? 2048 : (nb < 16 ? 16 : nb);
@@ -197,7 +247,7 @@ static int histograms_build(histogram *h, const real *const *x, int maps, int64_
                 b = b < 0 ? 0 : (b >= nb ? nb - 1 : b);
                 h[m].bucket[i] = (uint16_t)b;
                 fine_count_hist[m][row + b] += 1;
-                fine_sum[m][row + b] += d;
+                if (with_sums) fine_sum[m][row + b] += d;
             }
         }
         /* a context's histogram: the sum of its finest contexts' */
@@ -362,7 +412,7 @@ int select_ranks(const real *x, const uint8_t *valid, int64_t n, const int64_t *
     const int32_t parent = 0;
     histogram h = {0};
     candidates cand = {0};
-    int code = histograms_build(&h, &x, 1, n, fid, 1, 1, &parent, 1);
+    int code = histograms_build(&h, &x, 1, n, fid, 1, 1, &parent, 1, 0);
     if (!code) {
         /* one context, rank_count ranks */
         memcpy(rank_per, ranks, sizeof(int64_t) * (size_t)rank_count);
@@ -468,6 +518,93 @@ static inline double loss_pass(const real *p, const real *t, const uint16_t *fid
     return total / L; /* every pixel in a context lies in one context per level */
 }
 
+/* The same loss pass, eight float32 pixels at a time with AVX2 (when the CPU has it and
+ * at most 16 finest contexts): the per-pixel coefficients come from registers holding
+ * a level's values for all finest contexts (a lane permute), and the arithmetic is the
+ * scalar pass's, operation by operation (no fused multiply-add), so the two give the
+ * same values and sign codes. The code histogram follows in a scalar pass. */
+#ifdef HAVE_AVX2_PASS
+
+__attribute__((target("avx2"))) static inline __m256 pick16(__m256 low, __m256 high,
+                                                            __m256i f, __m256i upper) {
+    const __m256 a = _mm256_permutevar8x32_ps(low, f);
+    const __m256 b = _mm256_permutevar8x32_ps(high, f);
+    return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(upper));
+}
+
+__attribute__((target("avx2"))) static double loss_pass_avx2(
+        const float *p, const float *t, const uint16_t *fid, int64_t n, int F, int L,
+        const float *table, uint16_t *sign_code, int32_t *code_pixels, double *code_sum) {
+    const int codes = code_count(L);
+    /* coefficient registers: level l, quantity q (mp, ip, mt, it), contexts 0-7, 8-15 */
+    __m256 coef[3][4][2];
+    for (int l = 0; l < L; ++l)
+        for (int q = 0; q < 4; ++q) {
+            float values[16] = {0};
+            for (int f = 0; f < F; ++f) values[f] = table[((int64_t)f * L + l) * 4 + q];
+            coef[l][q][0] = _mm256_loadu_ps(values);
+            coef[l][q][1] = _mm256_loadu_ps(values + 8);
+        }
+    const __m256i last = _mm256_set1_epi32(F - 1), seven = _mm256_set1_epi32(7);
+    const __m256i one = _mm256_set1_epi32(1), three = _mm256_set1_epi32(3);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256d sum_low = _mm256_setzero_pd(), sum_high = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i f = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(fid + i)));
+        const __m256i member = _mm256_cmpgt_epi32(_mm256_set1_epi32(F), f);
+        const __m256i fc = _mm256_min_epi32(f, last); /* others read context F - 1 */
+        const __m256i upper = _mm256_cmpgt_epi32(fc, seven);
+        const __m256 pv = _mm256_loadu_ps(p + i), tv = _mm256_loadu_ps(t + i);
+        __m256 error = zero;
+        __m256i code = _mm256_setzero_si256();
+        int digit = 1;
+        for (int l = 0; l < L; ++l, digit *= 9) {
+            const __m256 mp = pick16(coef[l][0][0], coef[l][0][1], fc, upper);
+            const __m256 ip = pick16(coef[l][1][0], coef[l][1][1], fc, upper);
+            const __m256 mt = pick16(coef[l][2][0], coef[l][2][1], fc, upper);
+            const __m256 it = pick16(coef[l][3][0], coef[l][3][1], fc, upper);
+            const __m256 dp = _mm256_sub_ps(pv, mp);
+            const __m256 r = _mm256_sub_ps(_mm256_mul_ps(dp, ip),
+                                           _mm256_mul_ps(_mm256_sub_ps(tv, mt), it));
+            error = _mm256_add_ps(error, _mm256_and_ps(r, abs_mask));
+            /* (sign + 1) = 1 - [x > 0] + [x < 0] with compare masks of -1 */
+            const __m256i r_gt = _mm256_castps_si256(_mm256_cmp_ps(r, zero, _CMP_GT_OQ));
+            const __m256i r_lt = _mm256_castps_si256(_mm256_cmp_ps(r, zero, _CMP_LT_OQ));
+            const __m256i d_gt = _mm256_castps_si256(_mm256_cmp_ps(dp, zero, _CMP_GT_OQ));
+            const __m256i d_lt = _mm256_castps_si256(_mm256_cmp_ps(dp, zero, _CMP_LT_OQ));
+            const __m256i sr = _mm256_sub_epi32(_mm256_add_epi32(one, r_lt), r_gt);
+            const __m256i sd = _mm256_sub_epi32(_mm256_add_epi32(one, d_lt), d_gt);
+            const __m256i value = _mm256_add_epi32(sr, _mm256_mullo_epi32(sd, three));
+            code = _mm256_add_epi32(code, _mm256_mullo_epi32(value, _mm256_set1_epi32(digit)));
+        }
+        code = _mm256_and_si256(code, member);
+        const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(code, code), 0x08);
+        _mm_storeu_si128((__m128i *)(sign_code + i), _mm256_castsi256_si128(packed));
+        error = _mm256_and_ps(error, _mm256_castsi256_ps(member)); /* drops NaN too */
+        sum_low = _mm256_add_pd(sum_low, _mm256_cvtps_pd(_mm256_castps256_ps128(error)));
+        sum_high = _mm256_add_pd(sum_high, _mm256_cvtps_pd(_mm256_extractf128_ps(error, 1)));
+    }
+    double lanes[8];
+    _mm256_storeu_pd(lanes, sum_low);
+    _mm256_storeu_pd(lanes + 4, sum_high);
+    double loss = 0;
+    for (int k = 0; k < 8; ++k) loss += lanes[k];
+    /* the last pixels, one by one */
+    loss += loss_pass(p + i, t + i, fid + i, n - i, F, L, table, sign_code + i,
+                      code_pixels, code_sum) * L;
+    for (int64_t j = 0; j < i; ++j) {
+        const int f = fid[j];
+        if (f >= F) continue;
+        const int64_t k = ((int64_t)f * codes + sign_code[j]) * LANES + (j & (LANES - 1));
+        code_pixels[k] += 1;
+        code_sum[k] += (double)p[j];
+    }
+    return loss / L;
+}
+#endif
+
 /* Forward of one image.
  *
  * Contexts: ``grouping`` 0 bins t by the F left edges ``lo`` (and ``top``, HDN's open
@@ -479,7 +616,8 @@ static inline double loss_pass(const real *p, const real *t, const uint16_t *fid
  * context's shifts mp, mt and inverse scales ip, it (1 / (scale + eps)), the pixels
  * of pred holding its middle value(s) (median_index, K x R) and, for the backward
  * pass, per context G = sum sign(r) / L, H = sum sign(r) (p_i - mp_c) / L and
- * Q = sum sign(p_i - mp_c), and per pixel the code of its signs (see code_count).
+ * Q = sum sign(p_i - mp_c), per pixel the code of its signs (see code_count), and
+ * the number of valid pixels.
  * Returns the sum over the pixels in a context of
  *   (1 / L) sum_l |(p_i - mp_c) ip_c - (t_i - mt_c) it_c|,  c = context at level l,
  * NAN if a value in a context is not finite, -INFINITY when out of memory. */
@@ -490,11 +628,13 @@ double forward_image(const real *p, const real *t, const uint8_t *valid, int64_t
                      int total, int hdn, double eps, int rank_count, uint16_t *fid,
                      int64_t *counts, real *mp, real *mt, real *ip, real *it,
                      int64_t *median_index, double *g_sum, double *h_sum, double *q_sum,
-                     uint16_t *sign_code) {
+                     uint16_t *sign_code, int64_t *valid_count) {
     const int R = rank_count, F = fine_count, L = levels;
+    int64_t valid_pixels = 0;
+    for (int64_t i = 0; i < n; ++i) valid_pixels += valid[i] != 0;
+    *valid_count = valid_pixels;
     if (grouping == 0) value_ids(t, valid, n, F, lo, top, fid);
     else tile_ids(valid, height, width, segments, row_tile, col_tile, fid);
-    int64_t *fine = malloc(sizeof(int64_t) * ((size_t)F + 1));
     int64_t *ranks = malloc(sizeof(int64_t) * ((size_t)total * R + 1));
     real *middle = malloc(sizeof(real) * ((size_t)total * R + 1));
     int64_t *middle_index = malloc(sizeof(int64_t) * ((size_t)total * R + 1));
@@ -508,19 +648,22 @@ double forward_image(const real *p, const real *t, const uint8_t *valid, int64_t
     histogram hist[2] = {{0}, {0}}; /* t, p */
     candidates cand[2] = {{0}, {0}};
     const real *maps[2] = {t, p};
-    if (!fine || !ranks || !middle || !middle_index || !scale || !t_signs || !table ||
+    if (!ranks || !middle || !middle_index || !scale || !t_signs || !table ||
         !code_pixels || !code_sum)
         goto done;
-    context_counts(fid, n, F, L, parent, total, fine, counts);
-    /* 1-based ranks of the lower middle value, and the upper one unless hdn */
-    for (int c = 0; c < total; ++c) {
-        ranks[(int64_t)c * R] = (counts[c] - 1) / 2 + 1;
-        if (R == 2) ranks[(int64_t)c * R + 1] = counts[c] / 2 + 1;
-    }
-    int code = histograms_build(hist, maps, 2, n, fid, F, L, parent, total);
+    int code = histograms_build(hist, maps, 2, n, fid, F, L, parent, total, 1);
     if (code == -1) { /* a non-finite value in a context: left to the torch path */
         result = NAN;
         goto done;
+    }
+    if (code) goto done;
+    /* the context sizes, from the teacher's histogram; 1-based ranks of the lower
+     * middle value, and the upper one unless hdn */
+    for (int c = 0; c < total; ++c) {
+        counts[c] = 0;
+        for (int64_t b = 0; b < hist[0].nb; ++b) counts[c] += hist[0].count[c * hist[0].nb + b];
+        ranks[(int64_t)c * R] = (counts[c] - 1) / 2 + 1;
+        if (R == 2) ranks[(int64_t)c * R + 1] = counts[c] / 2 + 1;
     }
     for (int m = 0; m < 2 && !code; ++m)
         code = candidates_plan(cand + m, hist + m, F, L, parent, total, counts, ranks, R);
@@ -549,6 +692,11 @@ double forward_image(const real *p, const real *t, const uint8_t *valid, int64_t
      * the number of pixels and the sum of p, from which G and H follow. */
     const int codes = code_count(L);
     double loss;
+#ifdef HAVE_AVX2_PASS
+    if (cpu_has_avx2() && F <= 16 && L <= 3)
+        loss = loss_pass_avx2(p, t, fid, n, F, L, table, sign_code, code_pixels, code_sum);
+    else
+#endif
     switch (L) { /* constant level counts let the compiler unroll the levels */
     case 1: loss = loss_pass(p, t, fid, n, F, 1, table, sign_code, code_pixels, code_sum); break;
     case 2: loss = loss_pass(p, t, fid, n, F, 2, table, sign_code, code_pixels, code_sum); break;
@@ -579,7 +727,6 @@ done:
         histogram_free(hist + m);
         candidates_free(cand + m);
     }
-    free(fine);
     free(ranks);
     free(middle);
     free(middle_index);
