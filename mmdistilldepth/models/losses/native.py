@@ -100,6 +100,8 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i64, i32, dbl = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_double
     lib.set_simd.argtypes = [i32]
     lib.set_simd.restype = None
+    lib.count_valid.argtypes = [p, i64]
+    lib.count_valid.restype = ctypes.c_int64
     lib.valid_range.argtypes = [p, p, i64, p]
     lib.valid_range.restype = None
     lib.select_ranks.argtypes = [p, p, i64, p, i32, p, p]
@@ -243,7 +245,9 @@ def _value_tables(plan: _Plan, lib, target: Tensor, valid: Tensor):
         # fractions written exactly as quantile_contexts writes them
         fractions = [[i * (1.0 / s) for i in range(s + 1)] for s in plan.levels]
         qs = sorted({q for level in fractions for q in level})
-        n_valid = valid.sum(1)
+        n_valid = torch.tensor(_map(lambda b: lib.count_valid(valid[b].data_ptr(),
+                                                              valid.shape[1]),
+                                    range(valid.shape[0])), dtype=torch.int64)
         below, above, weight = quantile_ranks(n_valid, qs, target.dtype)
         stats = _select_valid(lib, target, valid, torch.cat([below, above], 1) + 1)
         quantiles = lerp_quantiles(stats[:, :len(qs)], stats[:, len(qs):], weight, n_valid)

@@ -152,6 +152,18 @@ static int masked_range(const real *x, int64_t n, const uint8_t *valid,
     return finite;
 }
 
+/* The number of valid pixels. */
+int64_t count_valid(const uint8_t *valid, int64_t n) {
+    int64_t count = 0;
+    for (int64_t start = 0; start < n; start += 1 << 16) {
+        const int64_t end = start + (1 << 16) < n ? start + (1 << 16) : n;
+        uint32_t block = 0; /* a narrow sum over a block: the loop vectorizes */
+        for (int64_t i = start; i < end; ++i) block += valid[i] != 0;
+        count += block;
+    }
+    return count;
+}
+
 /* The smallest and largest valid value of x (both 0 without valid pixels). */
 void valid_range(const real *x, const uint8_t *valid, int64_t n, real *out) {
     real lo, hi;
@@ -204,6 +216,40 @@ typedef struct {
     uint16_t *bucket; /* n, each pixel's bucket */
 } histogram;
 
+#ifdef HAVE_AVX2_PASS
+/* The bucket of each pixel as histograms_build computes it, (int)(((double)x - lo) *
+ * scale) clamped to [0, nb), 0 outside every context; eight pixels at a time.
+ * Returns how many pixels it covered. */
+__attribute__((target("avx2"))) static int64_t buckets_avx2(
+        const float *x, int64_t n, const uint16_t *fid, int F, double lo, double scale,
+        int64_t nb, uint16_t *bucket) {
+    const __m256d low = _mm256_set1_pd(lo), factor = _mm256_set1_pd(scale);
+    const __m256i limit = _mm256_set1_epi32(F), top = _mm256_set1_epi32((int)nb - 1);
+    const __m256i zero = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i f = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(fid + i)));
+        const __m256i member = _mm256_cmpgt_epi32(limit, f);
+        const __m256 v = _mm256_loadu_ps(x + i);
+        __m128i half[2];
+        for (int k = 0; k < 2; ++k) {
+            const __m256d value = _mm256_cvtps_pd(k ? _mm256_extractf128_ps(v, 1)
+                                                     : _mm256_castps256_ps128(v));
+            const __m256d in = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(
+                k ? _mm256_extracti128_si256(member, 1) : _mm256_castsi256_si128(member)));
+            /* d = x - lo for members, 0 for the others (which may be NaN) */
+            const __m256d d = _mm256_and_pd(_mm256_sub_pd(value, low), in);
+            half[k] = _mm256_cvttpd_epi32(_mm256_mul_pd(d, factor));
+        }
+        __m256i b = _mm256_set_m128i(half[1], half[0]);
+        b = _mm256_min_epi32(_mm256_max_epi32(b, zero), top);
+        const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0x08);
+        _mm_storeu_si128((__m128i *)(bucket + i), _mm256_castsi256_si128(packed));
+    }
+    return i;
+}
+#endif
+
 /* Histograms of ``maps`` maps over the same contexts, in two passes over the pixels
  * (their ranges, then their buckets); the bucket sums only ``with_sums``. Returns 0,
  * -1 if a pixel in a context is not finite, -2 when out of memory. */
@@ -238,14 +284,25 @@ static int histograms_build(histogram *h, const real *const *x, int maps, int64_
                   !h[m].bucket;
     }
     if (!failed) {
+        int64_t ready = 0; /* pixels whose buckets the AVX2 code already computed */
+#ifdef HAVE_AVX2_PASS
+        if (cpu_has_avx2())
+            for (int m = 0; m < maps; ++m)
+                ready = buckets_avx2(x[m], n, fid, F, h[m].lo, h[m].scale, nb, h[m].bucket);
+#endif
         for (int64_t i = 0; i < n; ++i) {
             const int64_t row = (int64_t)fid[i] * nb; /* row F collects the rest */
             const int member = fid[i] < F; /* others may hold NaN: never converted */
             for (int m = 0; m < maps; ++m) {
                 const double d = member ? (double)x[m][i] - h[m].lo : 0.0;
-                int64_t b = (int64_t)(d * h[m].scale);
-                b = b < 0 ? 0 : (b >= nb ? nb - 1 : b);
-                h[m].bucket[i] = (uint16_t)b;
+                int64_t b;
+                if (i < ready) {
+                    b = h[m].bucket[i];
+                } else {
+                    b = (int64_t)(d * h[m].scale);
+                    b = b < 0 ? 0 : (b >= nb ? nb - 1 : b);
+                    h[m].bucket[i] = (uint16_t)b;
+                }
                 fine_count_hist[m][row + b] += 1;
                 if (with_sums) fine_sum[m][row + b] += d;
             }
@@ -301,7 +358,7 @@ static int candidates_plan(candidates *cand, const histogram *h, int fine_count,
     cand->rank_in = malloc(sizeof(int64_t) * ((size_t)total * R + 1));
     cand->rank_list = malloc(sizeof(int32_t) * ((size_t)total * R + 1));
     cand->slot = malloc(sizeof(int32_t) * ((size_t)total * nb + 1));
-    cand->wanted = calloc((size_t)(F + 1) * nb, 1);
+    cand->wanted = calloc((size_t)(F + 1) * nb + 3, 1); /* + 3: see candidates_fill_avx2 */
     cand->start = malloc(sizeof(int64_t) * ((size_t)total * R + 2));
     cand->fill = malloc(sizeof(int64_t) * ((size_t)total * R + 1));
     cand->items = NULL;
@@ -343,26 +400,69 @@ static int candidates_plan(candidates *cand, const histogram *h, int fine_count,
     return 0;
 }
 
+/* Pixel i (finest context f, bucket b) into every list of its contexts that wants it. */
+static inline void collect(candidates *cm, const int32_t *parent, int F, int levels,
+                           int64_t nb, int f, int64_t b, real value, int64_t i) {
+    for (int l = 0; l < levels; ++l) {
+        const int32_t j = cm->slot[(int64_t)parent[l * F + f] * nb + b];
+        if (j >= 0) {
+            cm->items[cm->fill[j]].value = value;
+            cm->items[cm->fill[j]].index = i;
+            cm->fill[j] += 1;
+        }
+    }
+}
+
+#ifdef HAVE_AVX2_PASS
+/* The wanted-table lookups eight pixels at a time (a gather); the rare wanted pixels
+ * are collected one by one, in pixel order as in the scalar loop. Returns how many
+ * pixels it covered. */
+__attribute__((target("avx2"))) static int64_t candidates_fill_avx2(
+        candidates *cand, const histogram *h, const real *const *x, int maps, int64_t n,
+        const uint16_t *fid, int F, int levels, const int32_t *parent) {
+    const int64_t nb = h[0].nb;
+    const __m256i row_size = _mm256_set1_epi32((int)nb), low_byte = _mm256_set1_epi32(0xff);
+    const __m256i zero = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i f = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(fid + i)));
+        const __m256i row = _mm256_mullo_epi32(f, row_size);
+        for (int m = 0; m < maps; ++m) {
+            const __m256i b = _mm256_cvtepu16_epi32(
+                _mm_loadu_si128((const __m128i *)(h[m].bucket + i)));
+            /* 4-byte loads at byte offsets (the table has 3 bytes of padding) */
+            const __m256i word = _mm256_i32gather_epi32((const int *)cand[m].wanted,
+                                                        _mm256_add_epi32(row, b), 1);
+            const __m256i hit = _mm256_cmpgt_epi32(_mm256_and_si256(word, low_byte), zero);
+            unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(hit));
+            while (mask) {
+                const int lane = __builtin_ctz(mask);
+                mask &= mask - 1;
+                collect(cand + m, parent, F, levels, nb, fid[i + lane], h[m].bucket[i + lane],
+                        x[m][i + lane], i + lane);
+            }
+        }
+    }
+    return i;
+}
+#endif
+
 /* One pass over the pixels collects the median buckets' members of ``maps`` maps. */
 static void candidates_fill(candidates *cand, const histogram *h, const real *const *x,
                             int maps, int64_t n, const uint16_t *fid, int fine_count,
                             int levels, const int32_t *parent) {
     const int64_t nb = h[0].nb;
     const int F = fine_count;
-    for (int64_t i = 0; i < n; ++i) {
+    int64_t i = 0;
+#ifdef HAVE_AVX2_PASS
+    if (cpu_has_avx2()) i = candidates_fill_avx2(cand, h, x, maps, n, fid, F, levels, parent);
+#endif
+    for (; i < n; ++i) {
         const int f = fid[i];
         for (int m = 0; m < maps; ++m) {
             const int64_t b = h[m].bucket[i];
-            candidates *cm = cand + m;
-            if (!cm->wanted[(int64_t)f * nb + b]) continue; /* row F is never wanted */
-            for (int l = 0; l < levels; ++l) {
-                const int32_t j = cm->slot[(int64_t)parent[l * F + f] * nb + b];
-                if (j >= 0) {
-                    cm->items[cm->fill[j]].value = x[m][i];
-                    cm->items[cm->fill[j]].index = i;
-                    cm->fill[j] += 1;
-                }
-            }
+            if (cand[m].wanted[(int64_t)f * nb + b]) /* row F is never wanted */
+                collect(cand + m, parent, F, levels, nb, f, b, x[m][i], i);
         }
     }
 }
@@ -404,11 +504,8 @@ int select_ranks(const real *x, const uint8_t *valid, int64_t n, const int64_t *
         free(rank_per);
         return -2;
     }
-    int64_t count = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        fid[i] = valid[i] ? 0 : 1;
-        count += valid[i] != 0;
-    }
+    int64_t count = count_valid(valid, n);
+    for (int64_t i = 0; i < n; ++i) fid[i] = valid[i] ? 0 : 1;
     const int32_t parent = 0;
     histogram h = {0};
     candidates cand = {0};
@@ -630,9 +727,7 @@ double forward_image(const real *p, const real *t, const uint8_t *valid, int64_t
                      int64_t *median_index, double *g_sum, double *h_sum, double *q_sum,
                      uint16_t *sign_code, int64_t *valid_count) {
     const int R = rank_count, F = fine_count, L = levels;
-    int64_t valid_pixels = 0;
-    for (int64_t i = 0; i < n; ++i) valid_pixels += valid[i] != 0;
-    *valid_count = valid_pixels;
+    *valid_count = count_valid(valid, n);
     if (grouping == 0) value_ids(t, valid, n, F, lo, top, fid);
     else tile_ids(valid, height, width, segments, row_tile, col_tile, fid);
     int64_t *ranks = malloc(sizeof(int64_t) * ((size_t)total * R + 1));
