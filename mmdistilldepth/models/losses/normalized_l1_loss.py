@@ -1,6 +1,6 @@
 """The distillation loss of Distill Any Depth: L1 between normalized depth maps.
 
-On CPU tensors it runs the compiled kernels of :mod:`.native` (no sort, about 15-20x
+On CPU tensors it runs the compiled kernels of :mod:`.native` (no sort, 15-30x
 faster); elsewhere, and for level sets that do not nest, the torch implementation of
 :mod:`.contexts` and :mod:`.normalization`. Both give the same loss and gradient.
 """
