@@ -498,29 +498,20 @@ static void candidates_free(candidates *cand) {
 int select_ranks(const real *x, const uint8_t *valid, int64_t n, const int64_t *ranks,
                  int rank_count, real *value, int64_t *index) {
     uint16_t *fid = malloc(sizeof(uint16_t) * (size_t)(n > 0 ? n : 1));
-    int64_t *rank_per = malloc(sizeof(int64_t) * (size_t)rank_count);
-    if (!fid || !rank_per) {
-        free(fid);
-        free(rank_per);
-        return -2;
-    }
+    if (!fid) return -2;
     int64_t count = count_valid(valid, n);
     for (int64_t i = 0; i < n; ++i) fid[i] = valid[i] ? 0 : 1;
     const int32_t parent = 0;
     histogram h = {0};
     candidates cand = {0};
     int code = histograms_build(&h, &x, 1, n, fid, 1, 1, &parent, 1, 0);
-    if (!code) {
-        /* one context, rank_count ranks */
-        memcpy(rank_per, ranks, sizeof(int64_t) * (size_t)rank_count);
-        code = candidates_plan(&cand, &h, 1, 1, &parent, 1, &count, rank_per, rank_count);
-    }
+    if (!code) /* one context, rank_count ranks */
+        code = candidates_plan(&cand, &h, 1, 1, &parent, 1, &count, ranks, rank_count);
     if (!code) candidates_fill(&cand, &h, &x, 1, n, fid, 1, 1, &parent);
     if (!code) candidates_select(&cand, 1, rank_count, value, index);
     histogram_free(&h);
     candidates_free(&cand);
     free(fid);
-    free(rank_per);
     return code;
 }
 
@@ -580,8 +571,9 @@ static int code_count(int levels) {
     return codes;
 }
 
-/* The loss sum of one image, and per pixel its sign code; per (finest context, code,
- * lane) the number of pixels and the sum of p. ``table`` holds mp, ip, mt, it per
+/* The sum over the pixels in a context of their per-level errors |r| (L times the loss
+ * sum), and per pixel its sign code; per (finest context, code, lane) the number of
+ * pixels and the sum of p. ``table`` holds mp, ip, mt, it per
  * (finest context, level). */
 static inline double loss_pass(const real *p, const real *t, const uint16_t *fid,
                                int64_t n, int F, const int L, const real *table,
@@ -612,7 +604,7 @@ static inline double loss_pass(const real *p, const real *t, const uint16_t *fid
     }
     double total = 0;
     for (int k = 0; k < LANES; ++k) total += loss[k];
-    return total / L; /* every pixel in a context lies in one context per level */
+    return total;
 }
 
 /* The same loss pass, eight float32 pixels at a time with AVX2 (when the CPU has it and
@@ -690,7 +682,7 @@ __attribute__((target("avx2"))) static double loss_pass_avx2(
     for (int k = 0; k < 8; ++k) loss += lanes[k];
     /* the last pixels, one by one */
     loss += loss_pass(p + i, t + i, fid + i, n - i, F, L, table, sign_code + i,
-                      code_pixels, code_sum) * L;
+                      code_pixels, code_sum);
     for (int64_t j = 0; j < i; ++j) {
         const int f = fid[j];
         if (f >= F) continue;
@@ -698,7 +690,7 @@ __attribute__((target("avx2"))) static double loss_pass_avx2(
         code_pixels[k] += 1;
         code_sum[k] += (double)p[j];
     }
-    return loss / L;
+    return loss;
 }
 #endif
 
@@ -816,7 +808,7 @@ double forward_image(const real *p, const real *t, const uint8_t *valid, int64_t
             }
         }
     }
-    result = loss;
+    result = loss / L; /* every pixel in a context lies in one context per level */
 done:
     for (int m = 0; m < 2; ++m) {
         histogram_free(hist + m);
