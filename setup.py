@@ -19,8 +19,6 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmdistilldepth', 'mmdistilldepth.*']),
-    # the C source of the compiled loss path, built at first use (models/losses/native.py)
-    package_data={'mmdistilldepth.models.losses': ['csrc/*.c']},
     python_requires='>=3.9',
     install_requires=[
         'torch==2.14.1',

@@ -1,8 +1,8 @@
 """The distillation loss of Distill Any Depth: L1 between normalized depth maps.
 
-On CPU tensors it runs the compiled kernels of :mod:`.native` (no sort, 15-30x
-faster); elsewhere, and for level sets that do not nest, the torch implementation of
-:mod:`.contexts` and :mod:`.normalization`. Both give the same loss and gradient.
+One implementation on every device, plain torch (:mod:`.contexts`,
+:mod:`.normalization`): fixed shapes, no host synchronization in forward or backward,
+and the whole loss compiles with ``torch.compile(fullgraph=True)``.
 """
 from __future__ import annotations
 
@@ -12,25 +12,26 @@ import torch
 from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
-from . import native
 from .contexts import GROUPINGS, NORMALIZATIONS, build_contexts
 from .normalization import normalize_flat
 
-BACKENDS = ('auto', 'native', 'torch')
-
 
 def outside_inference_mode(x: Tensor) -> Tensor:
-    """A tensor autograd may save: teachers run under ``torch.inference_mode()``."""
+    """A tensor autograd may save: teachers run under ``torch.inference_mode()``.
+
+    Under ``torch.compile`` (which cannot trace ``is_inference()``) it always copies.
+    """
+    if torch.compiler.is_compiling():
+        return x.clone()
     return x.clone() if x.is_inference() else x
 
 
-def prepare_depth_pair(pred: Tensor, target: Tensor, mask: Optional[Tensor],
-                       zero_invalid: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
+def prepare_depth_pair(pred: Tensor, target: Tensor, mask: Optional[Tensor]
+                       ) -> Tuple[Tensor, Tensor, Tensor]:
     """Check (B, 1, H, W) shapes, compute in >= float32, detach the target.
 
-    Invalid pixels of both maps are set to 0 (unless ``zero_invalid=False``, for a
-    caller that never reads them), so NaN or inf there cannot leak into the loss or
-    its gradient. Targets and masks made under ``torch.inference_mode`` are accepted.
+    Invalid pixels of both maps are set to 0, so NaN or inf there cannot leak into the
+    loss or its gradient. Targets and masks made under ``torch.inference_mode`` are accepted.
     Returns ``pred``, ``target`` and a bool ``mask``.
     """
     if pred.shape != target.shape or pred.dim() != 4 or pred.shape[1] != 1:
@@ -41,11 +42,10 @@ def prepare_depth_pair(pred: Tensor, target: Tensor, mask: Optional[Tensor],
     elif mask.shape != target.shape:
         raise ValueError(f'mask must have the shape of target {tuple(target.shape)}, '
                          f'got {tuple(mask.shape)}')
-    mask, target = outside_inference_mode(mask.bool()), outside_inference_mode(target)
+    # The target needs no copy: torch.where below makes a new tensor of it.
+    mask = outside_inference_mode(mask.bool())
     dtype = torch.promote_types(pred.dtype, torch.float32)
     pred, target = pred.to(dtype), target.detach().to(dtype)
-    if not zero_invalid:
-        return pred, target, mask
     return torch.where(mask, pred, 0.0), torch.where(mask, target, 0.0), mask
 
 
@@ -84,7 +84,7 @@ def reduce_pixel_loss(loss: Tensor, mask: Tensor, batch_mean: bool) -> Tensor:
 def normalized_l1_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None,
                        normalization: str = 'hybrid', grouping: str = 'range',
                        levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False,
-                       eps: float = 1e-6, backend: str = 'auto') -> Tensor:
+                       eps: float = 1e-6) -> Tensor:
     """Mean absolute difference of the normalized student and teacher maps.
 
     Each valid pixel's loss is the mean, over the contexts containing it, of
@@ -101,22 +101,10 @@ def normalized_l1_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = No
             :mod:`~mmdistilldepth.models.losses.normalization`); it also divides by
             the batch's valid count instead of averaging images.
         eps (float): added to the scales.
-        backend (str): 'auto' (the compiled kernels of :mod:`.native` for CPU
-            tensors, torch otherwise), 'native' (the compiled kernels, an error if
-            they cannot be built) or 'torch'. Both give the same loss and gradient to
-            round-off; the compiled path is about 10x faster on the CPU.
 
     Returns:
         Tensor: scalar loss.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
-    if backend != 'torch':
-        loss = native.normalized_l1(*prepare_depth_pair(pred, target, mask, False),
-                                    normalization, grouping, levels, hdn_compat, eps,
-                                    required=backend == 'native')
-        if loss is not None:
-            return loss
     pred, target, mask = prepare_depth_pair(pred, target, mask)
     contexts = build_contexts(target, mask, normalization, grouping, levels, hdn_compat)
     if contexts is None:
@@ -162,13 +150,11 @@ class NormalizedL1Loss(nn.Module):
             divides 0 by 0. See :mod:`~mmdistilldepth.models.losses.normalization`.
         loss_weight (float): multiplies the loss.
         eps (float): added to the scales.
-        backend (str): 'auto', 'native' or 'torch' (see :func:`normalized_l1_loss`).
     """
 
     def __init__(self, normalization: str = 'hybrid', grouping: str = 'range',
                  levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False,
-                 loss_weight: float = 1.0, eps: float = 1e-6,
-                 backend: str = 'auto') -> None:
+                 loss_weight: float = 1.0, eps: float = 1e-6) -> None:
         super().__init__()
         if normalization not in NORMALIZATIONS:
             raise ValueError(f'normalization must be one of {NORMALIZATIONS}, got '
@@ -181,9 +167,6 @@ class NormalizedL1Loss(nn.Module):
         self.hdn_compat = hdn_compat
         self.loss_weight = loss_weight
         self.eps = eps
-        if backend not in BACKENDS:
-            raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
-        self.backend = backend
 
     def forward(self, pred: Tensor, target: Tensor,
                 mask: Optional[Tensor] = None) -> Tensor:
@@ -198,7 +181,7 @@ class NormalizedL1Loss(nn.Module):
             Tensor: scalar, weighted by ``loss_weight``.
         """
         loss = normalized_l1_loss(pred, target, mask, self.normalization, self.grouping,
-                                  self.levels, self.hdn_compat, self.eps, self.backend)
+                                  self.levels, self.hdn_compat, self.eps)
         return self.loss_weight * loss
 
     def extra_repr(self) -> str:

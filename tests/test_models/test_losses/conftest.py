@@ -24,27 +24,3 @@ def random_maps(shape=(3, 1, 13, 17), seed=0, dtype=torch.float64, invalid=0.25,
     if full_image is not None:
         mask[full_image] = True
     return pred, target, mask
-
-
-def require_native():
-    """Skip, with the reason, where no C compiler can build the compiled loss path (CI
-    has one); where a compiler exists but the build fails, fail and show why."""
-    import os
-    import shutil
-
-    from mmdistilldepth.models.losses import native
-    if not native.available(torch.float64):
-        if shutil.which(os.environ.get('CC', 'cc')) is None:
-            pytest.skip('no C compiler: the compiled loss path cannot be built')
-        native.library(torch.float64)
-
-
-@pytest.fixture(params=['torch', 'native'])
-def loss_backend(request, monkeypatch):
-    """Run a test on both paths of NormalizedL1Loss: torch and the compiled kernels."""
-    from mmdistilldepth.models.losses import native
-    if request.param == 'torch':
-        monkeypatch.setattr(native, 'normalized_l1', lambda *args, **kwargs: None)
-    else:
-        require_native()
-    return request.param

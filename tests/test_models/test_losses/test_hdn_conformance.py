@@ -10,9 +10,6 @@ from mmdistilldepth.models.losses import NormalizedL1Loss, build_contexts
 from mmdistilldepth.registry import MODELS
 from tests.conftest import require_fixture
 
-# every test runs on the torch path and on the compiled kernels (conftest.py)
-pytestmark = pytest.mark.usefixtures('loss_backend')
-
 CASES = ['c0_32x48', 'c1_57x61', 'c2_32x48_const', 'c3_57x61_allvalid', 'c4_40x40_square']
 # expected.json key -> NormalizedL1Loss arguments.
 KEYS = {

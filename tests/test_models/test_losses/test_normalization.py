@@ -134,22 +134,16 @@ def test_hybrid_normalize_levels():
 
 @pytest.mark.parametrize('grouping', ['range', 'quantile', 'spatial'])
 @pytest.mark.parametrize('normalization', ['global', 'hybrid', 'local'])
-def test_one_sort_per_map(monkeypatch, loss_backend, normalization, grouping):
-    """Torch path: the teacher's sort serves its contexts and its medians, one more the
-    student's. Compiled path: no sort at all (histogram selection)."""
+def test_one_sort_per_map(monkeypatch, normalization, grouping):
+    """The teacher's sort serves its contexts and its medians, one more the student's."""
     calls = []
+    sort = torch.sort
 
-    def counting(sort):
+    def counting(x, *args, **kwargs):
+        calls.append(tuple(x.shape))
+        return sort(x, *args, **kwargs)
 
-        def wrapped(x, *args, **kwargs):
-            calls.append(tuple(x.shape))
-            return sort(x, *args, **kwargs)
-
-        return wrapped
-
-    # argsort_rows uses numpy's argsort on the CPU and torch.sort elsewhere.
-    monkeypatch.setattr(torch, 'sort', counting(torch.sort))
-    monkeypatch.setattr(np, 'argsort', counting(np.argsort))
+    monkeypatch.setattr(torch, 'sort', counting)
     pred, target, mask = random_maps()
     normalized_l1_loss(pred.requires_grad_(), target, mask, normalization, grouping)
-    assert calls == ([(3, 13 * 17)] * 2 if loss_backend == 'torch' else [])
+    assert calls == [(3, 13 * 17)] * 2

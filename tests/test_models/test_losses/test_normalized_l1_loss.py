@@ -10,9 +10,6 @@ from mmdistilldepth.models.losses import NormalizedL1Loss, build_contexts
 from mmdistilldepth.registry import MODELS
 from tests.test_models.test_losses.conftest import random_maps
 
-# every test runs on the torch path and on the compiled kernels (conftest.py)
-pytestmark = pytest.mark.usefixtures('loss_backend')
-
 NORMALIZED = [('global', 'range'), ('hybrid', 'range'), ('hybrid', 'quantile'),
               ('hybrid', 'spatial'), ('local', 'range'), ('local', 'quantile'),
               ('local', 'spatial')]
