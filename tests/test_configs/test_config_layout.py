@@ -1,0 +1,91 @@
+"""The config tree's rules (configs/README.md): names, thin aliases, one switch per idea."""
+import ast
+import glob
+import os.path as osp
+import re
+
+import pytest
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = osp.join(ROOT, 'configs')
+ALL = sorted(f for f in glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)
+             if '_base_' not in osp.relpath(f, CONFIGS).split(osp.sep))
+
+_FIELD = r'[a-z0-9.]+(?:-[a-z0-9.]+)*'
+#: {method}_{student}_{teacher}[_{setting}]_{N}xb{B}-{schedule}_{data}-{res}.py
+NAME = re.compile(rf'^(?P<method>{_FIELD})_(?P<student>{_FIELD})_(?P<teacher>{_FIELD})'
+                  rf'(?:_(?P<setting>{_FIELD}))?_(?P<gpus>\d+)xb(?P<batch>\d+)'
+                  rf'-(?P<schedule>\d+(?:k|it))_(?P<data>{_FIELD})-(?P<res>\d+(?:x\d+)?)\.py$')
+
+
+def _is_alias(path: str) -> bool:
+    """Old paths and entry points: the top level, quickstart/ and ablations/."""
+    rel = osp.relpath(path, CONFIGS).split(osp.sep)
+    return len(rel) == 1 or rel[0] in ('quickstart', 'ablations')
+
+
+ALIASES = [f for f in ALL if _is_alias(f)]
+METHOD_CONFIGS = [f for f in ALL if not _is_alias(f)]
+
+
+def _rel(path: str) -> str:
+    return osp.relpath(path, ROOT)
+
+
+def _base_of(path: str) -> list:
+    tree = ast.parse(open(path, encoding='utf-8').read())
+    return [ast.literal_eval(node.value) for node in tree.body
+            if isinstance(node, ast.Assign) and node.targets[0].id == '_base_']
+
+
+@pytest.mark.parametrize('path', METHOD_CONFIGS, ids=_rel)
+def test_method_config_names(path):
+    match = NAME.match(osp.basename(path))
+    assert match, (f'{_rel(path)} does not follow {{method}}_{{student}}_{{teacher}}'
+                   '[_{setting}]_{N}xb{B}-{schedule}_{data}-{res}.py (configs/README.md)')
+    cfg = Config.fromfile(path)
+    assert int(match['batch']) == cfg.train_dataloader.batch_size
+    iters = cfg.train_cfg.max_iters
+    schedule = match['schedule']
+    assert schedule == (f'{iters // 1000}k' if iters % 1000 == 0 else f'{iters}it')
+    assert int(match['res'].split('x')[0]) == cfg.model.train_size[0]
+    if osp.basename(osp.dirname(path)) == 'ablations':
+        assert re.fullmatch(r'table\d+-[a-z0-9-]+', match['setting'] or ''), \
+            f'{_rel(path)}: an ablation names its table and setting, e.g. table1-local-global-none'
+
+
+@pytest.mark.parametrize('path', ALIASES, ids=_rel)
+def test_aliases_are_thin(path):
+    """An old path holds one ``_base_`` (a method config) and nothing else."""
+    tree = ast.parse(open(path, encoding='utf-8').read())
+    assert len(tree.body) == 1 and tree.body[0].targets[0].id == '_base_', \
+        f'{_rel(path)} must only inherit: put settings into the config it names'
+    (bases, ) = _base_of(path)
+    assert len(bases) == 1
+    target = osp.normpath(osp.join(osp.dirname(path), bases[0]))
+    assert target in METHOD_CONFIGS, f'{_rel(path)} must point into a method folder'
+    assert Config.fromfile(path).to_dict() == Config.fromfile(target).to_dict()
+
+
+@pytest.mark.parametrize('path', ALL, ids=_rel)
+def test_one_switch_per_idea(path):
+    """A loss is off by ``loss_x=None`` alone, never by a zero weight; sizes agree."""
+    cfg = Config.fromfile(path)
+    model = cfg.model
+    for name, weight in model.get('loss_weights', {}).items():
+        assert weight != 0, (f'{_rel(path)}: loss_weights.{name}=0 switches L_{name} a second '
+                             f'way; set model.loss_{name}=None instead')
+    if not model.get('local_global', True):
+        # the flag alone turns L_lg off; a second switch would be a None loss
+        assert model.get('loss_lg') is not None, f'{_rel(path)}: local_global=False is enough'
+    crops = [t for t in cfg.train_dataloader.dataset.pipeline
+             if t['type'] == 'CrossContextCrops']
+    canvas = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'ResizeCanvas']
+    if canvas:  # the paper's layout: local crops of train_size px, seen at their own size
+        side = canvas[0]['size'][0]
+        assert tuple(round(s * side) for s in crops[0]['local_scale']) == \
+            tuple(model.train_size)
+    hook = cfg.default_hooks.checkpoint
+    if hook.get('save_best'):  # the best checkpoint needs a validation at every save
+        assert hook.interval % cfg.train_cfg.val_interval == 0, _rel(path)
