@@ -76,6 +76,11 @@ def test_one_switch_per_idea(path):
     for name, weight in model.get('loss_weights', {}).items():
         assert weight != 0, (f'{_rel(path)}: loss_weights.{name}=0 switches L_{name} a second '
                              f'way; set model.loss_{name}=None instead')
+    for name in ('loss_sc', 'loss_lg', 'loss_grad', 'loss_feat'):
+        loss = model.get(name) or {}
+        assert loss.get('loss_weight', 1.0) == 1.0, (
+            f'{_rel(path)}: model.{name}.loss_weight scales a term that model.loss_weights '
+            'already scales; set the weight in loss_weights only')
     if not model.get('local_global', True):
         # the flag alone turns L_lg off; a second switch would be a None loss
         assert model.get('loss_lg') is not None, f'{_rel(path)}: local_global=False is enough'
