@@ -94,3 +94,12 @@ def test_one_switch_per_idea(path):
     hook = cfg.default_hooks.checkpoint
     if hook.get('save_best'):  # the best checkpoint needs a validation at every save
         assert hook.interval % cfg.train_cfg.val_interval == 0, _rel(path)
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)),
+                         ids=_rel)
+def test_no_constant_of_the_package_is_copied(path):
+    """The ImageNet mean/std are the package's (the estimators' and teachers' default)."""
+    text = open(path, encoding='utf-8').read()
+    assert '0.485' not in text and '0.229' not in text, \
+        f'{_rel(path)}: leave the ImageNet mean/std to the package defaults'
