@@ -45,11 +45,14 @@ def test_method_config_names(path):
     assert match, (f'{_rel(path)} does not follow {{method}}_{{student}}_{{teacher}}'
                    '[_{setting}]_{N}xb{B}-{schedule}_{data}-{res}.py (configs/README.md)')
     cfg = Config.fromfile(path)
-    assert int(match['batch']) == cfg.train_dataloader.batch_size
+    batch = cfg.train_dataloader.batch_size
+    assert int(match['batch']) == batch, f'{_rel(path)}: the batch size is {batch}'
     iters = cfg.train_cfg.max_iters
-    schedule = match['schedule']
-    assert schedule == (f'{iters // 1000}k' if iters % 1000 == 0 else f'{iters}it')
-    assert int(match['res'].split('x')[0]) == cfg.model.train_size[0]
+    schedule = f'{iters // 1000}k' if iters % 1000 == 0 else f'{iters}it'
+    assert match['schedule'] == schedule, f'{_rel(path)}: {iters} iterations: {schedule}'
+    res = 'x'.join(map(str, cfg.model.train_size))
+    res = res.split('x')[0] if len(set(cfg.model.train_size)) == 1 else res
+    assert match['res'] == res, f'{_rel(path)}: model.train_size {cfg.model.train_size}: {res}'
     if osp.basename(osp.dirname(path)) == 'ablations':
         assert re.fullmatch(r'table\d+-[a-z0-9-]+', match['setting'] or ''), \
             f'{_rel(path)}: an ablation names its table and setting, e.g. table1-local-global-none'
@@ -89,8 +92,11 @@ def test_one_switch_per_idea(path):
     canvas = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'ResizeCanvas']
     if canvas:  # the paper's layout: local crops of train_size px, seen at their own size
         side = canvas[0]['size'][0]
-        assert tuple(round(s * side) for s in crops[0]['local_scale']) == \
-            tuple(model.train_size)
+        local = tuple(round(s * side) for s in crops[0]['local_scale'])
+        assert local == tuple(model.train_size), (
+            f'{_rel(path)}: local crops of {local} px but model.train_size '
+            f'{tuple(model.train_size)}: set train_size in the dataset base and read it '
+            'with {{_base_.train_size}}, or write the pipeline beside it')
     hook = cfg.default_hooks.checkpoint
     if hook.get('save_best'):  # the best checkpoint needs a validation at every save
         assert hook.interval % cfg.train_cfg.val_interval == 0, _rel(path)
