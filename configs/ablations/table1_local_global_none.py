@@ -1,8 +1,3 @@
-# Table 1, local-global distillation only, none normalization (no L_sc term).
-_base_ = ['../cross_context_dav2_l.py']
-
-model = dict(
-    shared_context=False,
-    local_global=True,
-    loss_sc=None,
-    loss_lg=dict(type='NormalizedL1Loss', normalization='none'))
+# moved to configs/cross_context/ablations/ (the Table 1-2 ablations, new names)
+_base_ = ['../cross_context/ablations/'
+          'cross-context_dav2-l_dav2-l_table1-local-global-none_1xb8-20k_sa1b-560.py']

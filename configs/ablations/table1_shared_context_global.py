@@ -1,8 +1,3 @@
-# Table 1, shared-context distillation only, global normalization.
-_base_ = ['../cross_context_dav2_l.py']
-
-model = dict(
-    shared_context=True,
-    local_global=False,
-    loss_sc=dict(type='NormalizedL1Loss', normalization='global'),
-    loss_lg=None)
+# moved to configs/cross_context/ablations/ (the Table 1-2 ablations, new names)
+_base_ = ['../cross_context/ablations/'
+          'cross-context_dav2-l_dav2-l_table1-shared-context-global_1xb8-20k_sa1b-560.py']

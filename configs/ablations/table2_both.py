@@ -1,2 +1,3 @@
-# Table 2, both modes: the full cross-context distillation (same as the main config).
-_base_ = ['../cross_context_dav2_l.py']
+# moved to configs/cross_context/ablations/ (the Table 1-2 ablations, new names)
+_base_ = ['../cross_context/ablations/'
+          'cross-context_dav2-l_dav2-l_table2-both_1xb8-20k_sa1b-560.py']

@@ -1,5 +1,3 @@
-# Table 2, local-global distillation on, shared context off (the shared view is the
-# whole image, as in the baseline).
-_base_ = ['../cross_context_dav2_l.py']
-
-model = dict(shared_context=False, local_global=True)
+# moved to configs/cross_context/ablations/ (the Table 1-2 ablations, new names)
+_base_ = ['../cross_context/ablations/'
+          'cross-context_dav2-l_dav2-l_table2-local-global_1xb8-20k_sa1b-560.py']

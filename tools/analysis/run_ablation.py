@@ -2,15 +2,16 @@
 
     python tools/analysis/run_ablation.py [--seeds 0 1] [--iters 600] [--out docs/ablation.md]
 
-Each setting of ``configs/ablations/`` is applied to the quickstart config (the same
-model overrides, read from the ablation config files themselves, so the two cannot
-drift apart) and trained for ``--iters`` iterations per seed; the student is then
+Each setting of ``configs/cross_context/ablations/`` is applied to the quickstart config
+(the same model overrides, read from the ablation config files themselves, so the two
+cannot drift apart) and trained for ``--iters`` iterations per seed; the student is then
 evaluated on the synthetic NYUv2-layout set. The script writes a markdown table of
 AbsRel and delta1 (mean +- std over seeds) into ``--out`` with the paper's numbers
 beside it, the time it took, and, per table, whether the best setting here is the
 paper's best (or that the settings are within seed noise of each other).
 """
 import argparse
+import ast
 import glob
 import json
 import os.path as osp
@@ -26,29 +27,43 @@ from mmdistilldepth.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 QUICKSTART = osp.join(ROOT, 'configs', 'quickstart', 'cross_context_synthetic.py')
+ABLATIONS = osp.join(ROOT, 'configs', 'cross_context', 'ablations')
 
-#: the paper's numbers (ETH3D AbsRel, DIODE AbsRel) for each ablation config
+#: the paper's numbers (ETH3D AbsRel, DIODE AbsRel) for each ablation setting, the
+#: ``{setting}`` field of the config's name (configs/README.md)
 PAPER = {
-    'table1_shared_context_global': (0.064, 0.259),
-    'table1_shared_context_none': (0.057, 0.239),
-    'table1_shared_context_local': (0.070, 0.245),
-    'table1_shared_context_hybrid': (0.057, 0.238),
-    'table1_local_global_global': (0.065, 0.239),
-    'table1_local_global_none': (0.273, 0.300),
-    'table1_local_global_local': (0.076, 0.244),
-    'table1_local_global_hybrid': (0.064, 0.238),
-    'table2_baseline': (0.075, 0.270),
-    'table2_shared_context': (0.064, 0.238),
-    'table2_local_global': (0.058, 0.237),
-    'table2_both': (0.056, 0.232),
+    'table1-shared-context-global': (0.064, 0.259),
+    'table1-shared-context-none': (0.057, 0.239),
+    'table1-shared-context-local': (0.070, 0.245),
+    'table1-shared-context-hybrid': (0.057, 0.238),
+    'table1-local-global-global': (0.065, 0.239),
+    'table1-local-global-none': (0.273, 0.300),
+    'table1-local-global-local': (0.076, 0.244),
+    'table1-local-global-hybrid': (0.064, 0.238),
+    'table2-baseline': (0.075, 0.270),
+    'table2-shared-context': (0.064, 0.238),
+    'table2-local-global': (0.058, 0.237),
+    'table2-both': (0.056, 0.232),
 }
+
+
+def setting_name(path: str) -> str:
+    """The ``{setting}`` field of an ablation config's name, e.g. ``table1-local-global-none``."""
+    match = re.search(r'_(table\d+-[a-z0-9-]+)_', osp.basename(path))
+    if match is None:
+        raise ValueError(f'{path}: an ablation config names its table and setting, '
+                         'e.g. ..._table1-local-global-none_1xb8-20k_sa1b-560.py')
+    return match.group(1)
 
 
 def leaf_overrides(path: str) -> dict:
     """What an ablation config changes over its base: the file without ``_base_``."""
     with open(path, encoding='utf-8') as f:
-        text = re.sub(r'^_base_\s*=.*$', '', f.read(), flags=re.M)
-    return Config.fromstring(text, file_format='.py').to_dict()
+        tree = ast.parse(f.read(), filename=path)
+    tree.body = [node for node in tree.body
+                 if not (isinstance(node, ast.Assign)
+                         and any(getattr(t, 'id', None) == '_base_' for t in node.targets))]
+    return Config.fromstring(ast.unparse(tree), file_format='.py').to_dict()
 
 
 def build_cfg(name: str, overrides: dict, seed: int, iters: int, work_root: str,
@@ -83,9 +98,9 @@ def fmt(values) -> str:
 
 
 GROUPS = {
-    'Table 1, shared-context distillation only': 'table1_shared_context_',
-    'Table 1, local-global distillation only': 'table1_local_global_',
-    'Table 2, cross-context modes': 'table2_',
+    'Table 1, shared-context distillation only': 'table1-shared-context-',
+    'Table 1, local-global distillation only': 'table1-local-global-',
+    'Table 2, cross-context modes': 'table2-',
 }
 
 
@@ -125,7 +140,7 @@ def compare(results: dict) -> list:
 def write_report(results: dict, minutes: float, iters: int, seeds, val_samples: int,
                  out: str) -> str:
     lines = [
-        '| ablation config | synthetic NYUv2 AbsRel ↓ | δ1 ↑ | paper ETH3D AbsRel | '
+        '| ablation setting | synthetic NYUv2 AbsRel ↓ | δ1 ↑ | paper ETH3D AbsRel | '
         'paper DIODE AbsRel |',
         '|---|---|---|---|---|',
     ]
@@ -139,7 +154,8 @@ def write_report(results: dict, minutes: float, iters: int, seeds, val_samples: 
     text = '\n'.join([
         '# The paper\'s ablations in miniature (synthetic world)', '',
         'Made by `python tools/analysis/run_ablation.py` (see its docstring): every config '
-        'of `configs/ablations/` applied to the quickstart student and teacher, evaluated '
+        'of `configs/cross_context/ablations/` (the setting is the name\'s `{setting}` '
+        'field) applied to the quickstart student and teacher, evaluated '
         'on the synthetic NYUv2-layout set; mean ± std over seeds. The paper\'s numbers '
         '(real data, DAv2, 50k SA-1B images) stand beside them for the trends only.', '',
         *lines, '', summary, '', '## Trends against the paper', '', *compare(results), ''])
@@ -153,7 +169,8 @@ def main(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--iters', type=int, default=600)
     parser.add_argument('--val-samples', type=int, default=40)
-    parser.add_argument('--only', nargs='*', help='names of ablation configs to run')
+    parser.add_argument('--only', nargs='*',
+                        help='ablation settings to run, e.g. table1-local-global-none')
     parser.add_argument('--work-root', default='work_dirs/ablation')
     parser.add_argument('--out', default='docs/ablation.md')
     parser.add_argument('--report-only', action='store_true',
@@ -169,9 +186,12 @@ def main(argv=None):
         return text
 
     register_all_modules()
-    paths = sorted(glob.glob(osp.join(ROOT, 'configs', 'ablations', '*.py')))
-    settings = {osp.splitext(osp.basename(p))[0]: leaf_overrides(p) for p in paths}
+    paths = sorted(glob.glob(osp.join(ABLATIONS, '*.py')))
+    settings = {setting_name(p): leaf_overrides(p) for p in paths}
     if args.only:
+        unknown = sorted(set(args.only) - set(settings))
+        if unknown:
+            parser.error(f'--only: unknown settings {unknown}; known: {sorted(settings)}')
         settings = {k: v for k, v in settings.items() if k in args.only}
     results = {}
     start = time.time()

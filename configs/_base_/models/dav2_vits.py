@@ -10,8 +10,6 @@ model = dict(
     use_bn=False,
     use_clstoken=False,
     fused_attn=True,
-    checkpoint=None,
-    data_preprocessor=dict(
-        type='DepthDataPreprocessor',
-        mean=[0.485, 0.456, 0.406],
-        std=[0.229, 0.224, 0.225]))
+    checkpoint=None)
+# data_preprocessor: the estimator's default, DepthDataPreprocessor with the ImageNet
+# mean/std of the package (one constant; override with model.data_preprocessor)

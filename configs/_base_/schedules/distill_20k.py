@@ -1,8 +1,10 @@
 # The paper's schedule (section 4.1): 20,000 iterations, batch 8, AdamW;
 # decoder lr 5e-5 as for Depth Anything V2, the pretrained encoder 10x lower.
 max_iters = 20000
-# validation and checkpoints every 2000 iterations (the leaf sets the checkpoint hook)
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
+# validation and checkpoints every val_interval iterations: a leaf's checkpoint hook
+# reads it as {{_base_.val_interval}} (save_best needs a validation at each save)
+val_interval = 2000
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

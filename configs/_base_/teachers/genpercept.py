@@ -3,8 +3,9 @@
 # from the disparity checkpoint ("GenPercept (Disparity)", Table 4).
 # Folder layout, downloads and the empty-prompt embedding: docs/diffusion_teachers.md.
 # A leaf takes the `teacher` dict from this base (e.g. the assistant of
-# assistant_guided_dav2_l_genpercept.py); set the paths here, or override them where
-# the leaf puts the dict, e.g. --cfg-options model.teacher.assistant.model_path=...
+# assistant_guided/assistant-guided_dav2-l_dav2-l-genpercept_1xb8-20k_sa1b-560.py); set
+# the paths here, or override them where the leaf puts the dict, e.g.
+#   --cfg-options model.teacher.assistant.model_path=...
 genpercept_path = 'checkpoints/genpercept-disparity'
 # None: computed once from genpercept_path/{text_encoder,tokenizer} (needs transformers);
 # or a file made by tools/model_converters/save_empty_text_embedding.py, e.g.

@@ -1,0 +1,5 @@
+# Table 1, shared-context distillation only, local normalization of L_sc.
+# Changes over the main config: local-global distillation off (no local crops).
+_base_ = ['../cross-context_dav2-l_dav2-l_1xb8-20k_sa1b-560.py']
+
+model = dict(local_global=False, loss_sc=dict(normalization='local'))

@@ -1,0 +1,2 @@
+# Table 2, both modes: the full cross-context distillation (the main config itself).
+_base_ = ['../cross-context_dav2-l_dav2-l_1xb8-20k_sa1b-560.py']

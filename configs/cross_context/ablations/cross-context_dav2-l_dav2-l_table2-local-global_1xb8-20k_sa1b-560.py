@@ -1,0 +1,5 @@
+# Table 2, local-global distillation on, shared context off (the shared view is the
+# whole image, as in the baseline).
+_base_ = ['../cross-context_dav2-l_dav2-l_1xb8-20k_sa1b-560.py']
+
+model = dict(shared_context=False)
