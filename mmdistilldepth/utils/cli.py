@@ -331,6 +331,31 @@ def _paths_of_value(node, value, skip: str, path: str = '') -> List[str]:
     return found
 
 
+def check_schedulers(cfg: Config, variables: Dict[str, object]) -> None:
+    """Refuse, in one line, variables that leave a scheduler ending before it begins.
+
+    A schedule written with a fixed warm-up (``begin=50``) and ``end=max_iters``
+    cannot follow ``max_iters=3``; MMEngine would fail deep in the runner.
+
+    Raises:
+        UserInputError: naming the scheduler and the field to set instead.
+    """
+    schedulers = cfg.get('param_scheduler') or []
+    for index, scheduler in enumerate([schedulers] if isinstance(schedulers, dict)
+                                      else schedulers):
+        begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        if isinstance(begin, (int, float)) and isinstance(end, (int, float)) and end <= begin:
+            given = ' '.join(f'{k}={v!r}' for k, v in variables.items())
+            fields = [f'{p}={v!r}' for k, v in variables.items()
+                      for p in _paths_of_value(cfg.to_dict(), v, skip=k) if p.endswith('.' + k)]
+            instead = (f'set {" ".join(fields)} instead, which changes only that field'
+                       if fields else 'set the fields you mean directly')
+            raise UserInputError(
+                f'--cfg-options {given}: the config read with it has param_scheduler.{index} '
+                f"({scheduler.get('type')}) from iteration {begin} to {end}, which cannot "
+                f'run; {instead}, or give param_scheduler.{index}.begin as well')
+
+
 def apply_cfg_options(cfg: Config, options: Optional[dict], path: str) -> Config:
     """Check ``--cfg-options`` and apply them; returns the resulting config.
 
@@ -360,4 +385,6 @@ def apply_cfg_options(cfg: Config, options: Optional[dict], path: str) -> Config
     for key, value in others.items():
         check_override_key(cfg, key, value)
     cfg.merge_from_dict(others)
+    if variables:
+        check_schedulers(cfg, variables)
     return cfg
