@@ -27,7 +27,8 @@ from mmengine.registry import Registry
 
 SCOPE = 'mmdistilldepth'
 
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE, locations=['mmdistilldepth.engine'])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
+                   locations=['mmdistilldepth.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['mmdistilldepth.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['mmdistilldepth.engine'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, scope=SCOPE, locations=[])

@@ -191,9 +191,10 @@ def check_override_key(cfg: Config, key: str, value=None) -> None:
         fields = runner_fields()
         if parts[0] in fields:
             return
+        nearest = ' or '.join(_nearest(parts[0], set(cfg) | fields))
         raise UserInputError(
             f'{option}: the config has no top-level key {parts[0]!r} and the runner reads '
-            f'none of that name; did you mean {" or ".join(_nearest(parts[0], set(cfg) | fields))}?')
+            f'none of that name; did you mean {nearest}?')
     node, path = cfg.to_dict(), ()
     for part in parts:
         where = '.'.join(path) or 'the config'

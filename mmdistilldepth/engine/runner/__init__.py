@@ -5,4 +5,5 @@ from .test_sets import (benchmark_test_sets, find_transform, own_test_set, parse
                         prepare_test_sets)
 
 __all__ = ['ConsoleFormatter', 'DepthRunner', 'FileOnlyFilter', 'MultiBenchmarkTestLoop',
-           'benchmark_test_sets', 'build_runner', 'find_transform', 'own_test_set', 'parse_data_roots', 'prepare_test_sets']
+           'benchmark_test_sets', 'build_runner', 'find_transform', 'own_test_set',
+           'parse_data_roots', 'prepare_test_sets']
