@@ -27,7 +27,8 @@ from mmengine.registry import Registry
 
 SCOPE = 'mmdistilldepth'
 
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE, locations=[])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
+                   locations=['mmdistilldepth.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['mmdistilldepth.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['mmdistilldepth.engine'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, scope=SCOPE, locations=[])
@@ -56,4 +57,5 @@ EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE,
 
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE,
                        locations=['mmdistilldepth.visualization'])
-VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE, locations=[])
+VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE,
+                       locations=['mmdistilldepth.visualization'])

@@ -1,13 +1,19 @@
 """Predict relative disparity for images with a Depth Anything V2 model.
 
     python tools/infer.py INPUT CONFIG [CHECKPOINT] --out-dir DIR
-                          [--save color png16 npy ply] [--device cpu] [--input-size 518]
+                          [--save color png16 npy ply] [--device cpu] [--input-size N]
                           [--max-size 2044]
 
 INPUT is an image, a folder (its images, sorted) or a quoted glob ('data/*.jpg').
 CONFIG is a model config (configs/_base_/models/dav2_vitl.py) or a distiller config
 (its student is used); CHECKPOINT is any layout the loader accepts (official .pth,
 Distill-Any-Depth .safetensors, our training checkpoints).
+
+The network input's short side is ``--input-size`` when given, else the size the
+model was trained at: ``train_size`` of the checkpoint's own config (training
+checkpoints keep it in their ``meta``) or of CONFIG (``model.train_size`` of a
+distiller config, or a top-level ``train_size``); else the estimator's default
+(518 for Depth Anything V2).
 
 Per image, into DIR: ``<name>_color.png`` (inferno colormap, near = bright),
 ``<name>_disparity16.png`` (per-image min-max normalized disparity, uint16),
@@ -21,10 +27,11 @@ import glob
 import os
 import os.path as osp
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmengine.config import Config
 from tqdm import tqdm
 
 from mmdistilldepth.apis import inference_depth, init_model
@@ -48,8 +55,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--save', nargs='+', choices=PRODUCTS, default=['color', 'npy'],
                         help='what to write per image (default: color npy)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
-    parser.add_argument('--input-size', type=int, default=518,
-                        help='lower bound of the network input sides (default 518)')
+    parser.add_argument('--input-size', type=int, default=None,
+                        help="lower bound of the network input sides (default: the model's "
+                        'training size from the checkpoint or the config, else 518)')
     parser.add_argument('--max-size', type=int, default=2044,
                         help='upper bound of the long side of the network input, for '
                         'panoramas and other elongated images (default 2044, 146 patches)')
@@ -78,6 +86,70 @@ def collect_inputs(pattern: str) -> List[str]:
     return sorted(files)
 
 
+def _train_size(cfg) -> Optional[int]:
+    """The short side of ``model.train_size`` or a top-level ``train_size``, else None."""
+    model = cfg.get('model')
+    size = model.get('train_size') if isinstance(model, dict) else None
+    size = cfg.get('train_size') if size is None else size
+    if isinstance(size, (list, tuple)):
+        return int(min(size)) if size else None
+    return int(size) if isinstance(size, (int, float)) else None
+
+
+def checkpoint_meta(path: Optional[str]) -> dict:
+    """The ``meta`` of a torch checkpoint or the metadata of a safetensors file.
+
+    Reads no tensor data (safetensors header; ``torch.load(mmap=True)``); {} when
+    the file has none or cannot be read this way (the model loader reports it).
+    """
+    import pickle
+
+    import torch
+
+    from mmdistilldepth.utils import allow_mmengine_checkpoints
+    if not path:
+        return {}
+    try:
+        if path.endswith('.safetensors'):
+            from safetensors import SafetensorError, safe_open
+            try:
+                with safe_open(path, framework='pt', device='cpu') as f:
+                    return dict(f.metadata() or {})
+            except SafetensorError:
+                return {}
+        allow_mmengine_checkpoints()  # training checkpoints hold mmengine's log buffers
+        obj = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+        return {}  # init_model reads the file again and says what is wrong
+    meta = obj.get('meta') if isinstance(obj, dict) else None
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def training_input_size(cfg: Config, checkpoint: Optional[str]) -> Tuple[Optional[int], str]:
+    """The network input size a model was trained at, and where it was found.
+
+    Returns:
+        tuple: (size or None, source): the checkpoint's ``meta['train_size']`` or the
+        ``train_size`` of its config (``meta['cfg']``), else that of ``cfg``; None
+        when neither says (the estimator's default applies).
+    """
+    meta = checkpoint_meta(checkpoint)
+    if meta.get('train_size') is not None:
+        value = meta['train_size']
+        sizes = [int(v) for v in str(value).strip('()[] ').replace(',', ' ').split()]
+        if sizes:
+            return min(sizes), 'the checkpoint'
+    if isinstance(meta.get('cfg'), str):
+        try:
+            size = _train_size(Config.fromstring(meta['cfg'], '.py'))
+        except (SyntaxError, ValueError, TypeError, KeyError, NameError, ImportError):
+            size = None  # a config text this mmengine cannot parse: use CONFIG's
+        if size:
+            return size, "the checkpoint's training config"
+    size = _train_size(cfg)
+    return (size, 'the config') if size else (None, "the estimator's default")
+
+
 def save_outputs(rgb: np.ndarray, disparity: np.ndarray, stem: str, args) -> None:
     if 'color' in args.save:
         cv2.imwrite(f'{stem}_color.png', colorize_disparity(disparity))
@@ -98,11 +170,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             check_file(args.checkpoint, 'checkpoint',
                        'give the path of a .pth or .safetensors file (see docs/models.md)')
         files = collect_inputs(args.input)
+        input_size, source = ((args.input_size, '--input-size') if args.input_size
+                              else training_input_size(cfg, args.checkpoint))
         try:
             model = init_model(cfg, args.checkpoint, device=args.device)
         except CheckpointError as exc:
             raise UserInputError(str(exc)) from exc
     os.makedirs(args.out_dir, exist_ok=True)
+    print(f'input size: {input_size or "default"} (from {source})')
+    # None: inference_depth's own default preprocessing of the estimator
+    size_kwargs = {} if input_size is None else dict(input_size=input_size)
     failed = []
     for path in tqdm(files, desc='infer', unit='img'):
         try:
@@ -111,7 +188,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed.append(path)
             tqdm.write(f'skipped {exc.path}: {exc.reason}', file=sys.stderr)
             continue
-        disparity = inference_depth(model, rgb, args.input_size, args.max_size)
+        disparity = inference_depth(model, rgb, max_size=args.max_size, **size_kwargs)
         stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
         save_outputs(rgb, disparity, stem, args)
     print(f'{len(files) - len(failed)} of {len(files)} images written to {args.out_dir}'

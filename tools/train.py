@@ -1,18 +1,23 @@
 """Train a model from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
-                         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm}]
+                         [--no-validate] [--auto-scale-lr]
+                         [--launcher {none,pytorch,slurm}] [--cfg-options KEY=VALUE ...]
+
+The console shows the progress, the loss terms and the ETA; the config is written to
+``WORK_DIR/<config name>.py`` and, with the environment, to the log file
+``WORK_DIR/<timestamp>/<timestamp>.log`` (docs/get_started.md, command-line conventions).
 """
 import argparse
 import os.path as osp
 
 import torch
-from mmengine.runner import Runner
 
 from mmdistilldepth.engine import (check_checkpoint_safe, latest_checkpoint,
                                    setup_cpu_distributed, teardown_distributed)
-from mmdistilldepth.utils import (add_runner_args, check_file, load_config, one_line_errors,
-                                  parse_runner_args, register_all_modules)
+from mmdistilldepth.engine.runner import build_runner
+from mmdistilldepth.utils import (UserInputError, add_runner_args, check_file, load_config,
+                                  one_line_errors, parse_runner_args, register_all_modules)
 
 
 def parse_args(argv=None):
@@ -25,15 +30,18 @@ def parse_args(argv=None):
                         'the flag is given alone) for the latest one in the work dir')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: fp16 AMP on CUDA, bf16 autocast on the CPU')
-    add_runner_args(parser, cfg_example='train_cfg.max_iters=10')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='train without validation (no val loop, no best checkpoint)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by the total batch size (GPUs x batch '
+                        'per GPU) over auto_scale_lr.base_batch_size of the config')
+    add_runner_args(parser, cfg_example='train_cfg.max_iters=10')  # --cfg-options last
     return parse_runner_args(parser, argv)
 
 
 def build_config(args):
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -45,6 +53,15 @@ def build_config(args):
         else:
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        if not (cfg.get('auto_scale_lr') or {}).get('base_batch_size'):
+            raise UserInputError(
+                f'--auto-scale-lr: {args.config} has no auto_scale_lr.base_batch_size; set '
+                'the batch size its learning rate is meant for, e.g. --cfg-options '
+                'auto_scale_lr.base_batch_size=8')
+        cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -79,8 +96,7 @@ def main(argv=None):
         cfg = build_config(args)
         check_checkpoints(cfg)
         setup_cpu_distributed(cfg)  # gloo and CPU DDP when launched without CUDA
-        runner = Runner.from_cfg(cfg)
-        runner.train()
+        build_runner(cfg).train()
 
 
 if __name__ == '__main__':

@@ -1,4 +1,7 @@
 default_scope = 'mmdistilldepth'
+# MMEngine's Runner, with the config and environment kept out of the console (they go
+# to work_dir/<config name>.py and the log file): mmdistilldepth/engine/runner/runner.py
+runner_type = 'DepthRunner'
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -22,9 +25,14 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 
-vis_backends = [dict(type='LocalVisBackend')]
+# TensorBoard event files too when `tensorboard` is installed (skipped, with a log line,
+# when it is not): tensorboard --logdir work_dirs
+vis_backends = [dict(type='LocalVisBackend'), dict(type='OptionalTensorboardVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False, window_size=50)
+# tools/train.py --auto-scale-lr: lr *= (GPUs x batch per GPU) / base_batch_size;
+# 8 is the paper's batch (section 4.1)
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 log_level = 'INFO'
 load_from = None

@@ -7,10 +7,11 @@ unknown, so every product here first normalizes it per image to [0, 1]
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import Tuple, Union
 
-import cv2
 import numpy as np
+
+from mmdistilldepth.visualization.colormap import colorize, to_bgr
 
 #: Assumptions of :func:`disparity_to_points` (documented in docs/models.md).
 DEFAULT_FOV_DEG = 60.0
@@ -26,10 +27,15 @@ def normalize_disparity(disparity: np.ndarray) -> np.ndarray:
     return ((disparity - low) / (high - low)).astype(np.float32)
 
 
-def colorize_disparity(disparity: np.ndarray, colormap: int = cv2.COLORMAP_INFERNO) -> np.ndarray:
-    """A perceptual colour image of the disparity (near = bright), BGR uint8 (H, W, 3)."""
-    scaled = np.round(normalize_disparity(disparity) * 255).astype(np.uint8)
-    return cv2.applyColorMap(scaled, colormap)
+def colorize_disparity(disparity: np.ndarray, colormap: Union[str, int] = 'inferno') -> np.ndarray:
+    """A perceptual colour image of the disparity (near = bright), BGR uint8 (H, W, 3).
+
+    :func:`mmdistilldepth.visualization.colorize` over the image's own min-max range,
+    in OpenCV's channel order, ready for ``cv2.imwrite``.
+    """
+    disparity = np.asarray(disparity, dtype=np.float64)
+    return to_bgr(colorize(disparity, value_range=(float(disparity.min()),
+                                                   float(disparity.max())), colormap=colormap))
 
 
 def disparity_to_uint16(disparity: np.ndarray) -> np.ndarray:

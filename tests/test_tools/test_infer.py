@@ -137,3 +137,35 @@ def test_max_size_caps_the_input_of_a_panorama(setup, tmp_path, monkeypatch):
     assert code == 0 and shapes == [(1, 3, 14, 280)]
     disparity = np.load(tmp_path / 'out' / 'pano_disparity.npy')
     assert disparity.shape == (30, 1500) and np.isfinite(disparity).all()
+
+
+def test_input_size_comes_from_the_training_config(setup, tmp_path, monkeypatch):
+    """No --input-size: a distiller config's train_size (or the checkpoint's meta) decides."""
+    root, infer = setup
+    sizes = []
+    original = inference_module.prepare_dav2_input
+
+    def recording(rgb, input_size=518, *args, **kwargs):
+        sizes.append(input_size)
+        return original(rgb, input_size, *args, **kwargs)
+
+    monkeypatch.setattr(inference_module, 'prepare_dav2_input', recording)
+    image = str(root / 'images' / 'a.png')
+    distiller = tmp_path / 'distiller.py'
+    distiller.write_text(CONFIG.replace("model = dict(\n    type='DepthAnythingV2',",
+                                        "student = dict(\n    type='DepthAnythingV2',")
+                         + "model = dict(type='CrossContextDistiller', student=student, "
+                         'train_size=(42, 56))\n')
+    assert infer.main([image, str(distiller), str(root / 'tiny.pth'),
+                       '--out-dir', str(tmp_path / 'a')]) == 0
+    # a training checkpoint carries its config in meta: it wins over CONFIG
+    model = torch.load(root / 'tiny.pth')
+    torch.save(dict(state_dict=model, meta=dict(cfg="model = dict(train_size=(28, 28))")),
+               tmp_path / 'trained.pth')
+    assert infer.main([image, str(root / 'tiny.py'), str(tmp_path / 'trained.pth'),
+                       '--out-dir', str(tmp_path / 'b')]) == 0
+    assert infer.main([image, str(distiller), str(root / 'tiny.pth'), '--input-size', '70',
+                       '--out-dir', str(tmp_path / 'c')]) == 0
+    assert infer.main([image, str(root / 'tiny.py'), str(root / 'tiny.pth'),
+                       '--out-dir', str(tmp_path / 'd')]) == 0
+    assert sizes == [42, 28, 70, 518]  # short side; the flag; the plain model's default

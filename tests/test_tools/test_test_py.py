@@ -12,6 +12,7 @@ from mmengine.structures import PixelData
 
 from tests.conftest import REPO_ROOT, load_tool
 from mmdistilldepth.datasets.synthetic_benchmarks import write_synthetic_benchmark
+from mmdistilldepth.engine.runner import find_transform
 from mmdistilldepth.registry import MODELS
 
 BENCHMARKS = {  # name -> (size written, render scale)
@@ -158,7 +159,8 @@ def test_benchmark_sets_keep_the_models_input_size_and_alignment(data):
     cfg = Config.fromfile(data[2])
     cfg.test_evaluator = dict(type='AffineInvariantDepthMetric', alignment='least_square')
     sets = tool.benchmark_test_sets(cfg, ['kitti', 'eth3d'])
-    for name, (dataloader, evaluator) in sets.items():
-        resize = tool._find_transform(dataloader.dataset.pipeline, 'ResizeForDepthModel')
+    for name, spec in sets.items():
+        dataloader, evaluator = spec['dataloader'], spec['evaluator']
+        resize = find_transform(dataloader.dataset.pipeline, 'ResizeForDepthModel')
         assert resize.size == 56 and dataloader.num_workers == 0
         assert evaluator.benchmark == name and evaluator.alignment == 'least_square'

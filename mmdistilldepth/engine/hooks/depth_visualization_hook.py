@@ -1,65 +1,70 @@
-"""Pictures of what the student learns from: RGB | teacher | student | difference."""
+"""Pictures of what the student learns from: RGB | teacher | student | error."""
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict
 
-import cv2
 import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmdistilldepth.evaluation.functional.alignment import fit_scale_shift
 from mmdistilldepth.registry import HOOKS
+from mmdistilldepth.visualization import colorize, panel_row, robust_range
+
+__all__ = ['DepthVisualizationHook', 'depth_panel', 'colorize']  # colorize: the old path
 
 
-def colorize(disparity: np.ndarray, lo: Optional[float] = None,
-             hi: Optional[float] = None, cmap: int = cv2.COLORMAP_INFERNO) -> np.ndarray:
-    """(H, W) map -> RGB uint8 (H, W, 3), robustly scaled to its 2nd-98th percentile."""
-    if lo is None or hi is None:
-        lo, hi = np.percentile(disparity, [2, 98])
-    scaled = np.clip((disparity - lo) / max(hi - lo, 1e-12), 0, 1)
-    return cv2.applyColorMap((scaled * 255).astype(np.uint8), cmap)[..., ::-1]
-
-
-def depth_panel(rgb: torch.Tensor, teacher: torch.Tensor, student: torch.Tensor) -> np.ndarray:
-    """One row: RGB | teacher | student | |difference|.
+def depth_panel(rgb: torch.Tensor, teacher: torch.Tensor, student: torch.Tensor,
+                caption: str = None) -> np.ndarray:
+    """One labelled row: RGB | teacher | student | error, with colour bars.
 
     The student is aligned to the teacher by a least-squares scale and shift first
-    (both are affine-invariant disparity), so the difference shows shape, not scale.
+    (both are affine-invariant disparity), so the error shows shape, not scale.
+    Teacher and aligned student share one colour scale (the teacher's 2nd-98th
+    percentile); the error is ``|aligned student - teacher|`` on a scale of a
+    quarter of that range.
 
     Args:
         rgb (Tensor): (3, H, W) in [0, 1].
         teacher (Tensor): (1, H, W) disparity.
         student (Tensor): (1, H, W) disparity.
+        caption (str, optional): a line above the row.
 
     Returns:
-        ndarray: RGB uint8 (H, 4W, 3).
+        ndarray: RGB uint8 (TITLE_HEIGHT + H + BAR_HEIGHT, 4W, 3), one more title
+        strip on top with a caption (see :func:`~mmdistilldepth.visualization.panel_row`).
     """
-    t = teacher[0].double().numpy()
-    s = student[0].double().numpy()
-    a = np.stack([s.ravel(), np.ones(s.size)], 1)
-    scale, shift = np.linalg.lstsq(a, t.ravel(), rcond=None)[0]
-    aligned = scale * s + shift
-    lo, hi = np.percentile(t, [2, 98])
-    diff = np.abs(aligned - t)
-    image = (rgb.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
-    return np.concatenate([image, colorize(t, lo, hi), colorize(aligned, lo, hi),
-                           colorize(diff, 0.0, max(hi - lo, 1e-12) * 0.25,
-                                    cv2.COLORMAP_VIRIDIS)], axis=1)
+    t, s = teacher[0].detach().cpu(), student[0].detach().cpu()
+    scale, shift = fit_scale_shift(s, t)
+    aligned = (s.double() * scale.double() + shift.double()).numpy()
+    t = t.double().numpy()
+    low, high = robust_range(t)
+    diff_range = (0.0, max(high - low, 1e-12) * 0.25)
+    image = (rgb.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(
+        np.uint8)
+    return panel_row([
+        (image, 'RGB', None, 'inferno'),
+        (colorize(t, value_range=(low, high)), 'teacher', (low, high), 'inferno'),
+        (colorize(aligned, value_range=(low, high)), 'student', (low, high), 'inferno'),
+        (colorize(np.abs(aligned - t), value_range=diff_range, colormap='viridis'), 'error',
+         diff_range, 'viridis'),
+    ], caption=caption)
 
 
 @HOOKS.register_module()
 class DepthVisualizationHook(Hook):
     """Every ``interval`` training iterations, draw the shared crop and one local crop.
 
-    Each drawing is one image with a row per view: RGB | teacher | student |
-    difference, for the first image of the batch (the local row: the teacher's local
-    crop and the matching region of the student's global prediction). It goes to the
-    runner's visualizer, i.e. to every configured backend: ``LocalVisBackend`` writes
-    PNGs under ``work_dir/<timestamp>/vis_data/vis_image/``; add
-    ``dict(type='TensorboardVisBackend')`` to ``vis_backends`` for TensorBoard.
-    The distiller keeps the tensors of that iteration only, so drawing costs no
-    extra teacher or student call.
+    Each drawing is one image with a labelled row per view: RGB | teacher | student
+    | error, each depth panel with its colour bar, for the first image of the batch
+    (the local row: the teacher's local crop and the matching region of the
+    student's global prediction). It goes to the runner's visualizer, i.e. to every
+    configured backend: ``LocalVisBackend`` writes PNGs under
+    ``work_dir/<timestamp>/vis_data/vis_image/``, ``OptionalTensorboardVisBackend``
+    (in the default runtime) to TensorBoard when it is installed. The distiller
+    keeps the tensors of that iteration only, so drawing costs no extra teacher or
+    student call.
 
     Args:
         interval (int): draw every this many iterations.
@@ -85,9 +90,11 @@ class DepthVisualizationHook(Hook):
         if model is None or not model.record_visuals or not model.visuals:
             return
         v: Dict[str, torch.Tensor] = model.visuals
-        rows = [depth_panel(v['shared_rgb'], v['shared_teacher'], v['shared_student'])]
+        rows = [depth_panel(v['shared_rgb'], v['shared_teacher'], v['shared_student'],
+                            'shared context')]
         if 'local_rgb' in v:
-            rows.append(depth_panel(v['local_rgb'], v['local_teacher'], v['local_student']))
+            rows.append(depth_panel(v['local_rgb'], v['local_teacher'], v['local_student'],
+                                    'local patch'))
         runner.visualizer.add_image('distillation', np.concatenate(rows, axis=0),
                                     step=runner.iter + 1)
         model.record_visuals = False
