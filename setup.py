@@ -14,7 +14,7 @@ def _requirements(name: str) -> list:
                 lines += _requirements(osp.splitext(line[3:].strip())[0])
             elif line:
                 lines.append(line)
-    return lines
+    return list(dict.fromkeys(lines))  # an extra may include a file twice
 
 
 #: pip extra -> its requirements/<file>.txt (``pip install "mmdistilldepth[diffusion]"``)
