@@ -4,6 +4,30 @@ import os.path as osp
 from setuptools import find_packages, setup
 
 
+def _requirements(name: str) -> list:
+    """The requirement lines of ``requirements/<name>.txt``, following ``-r`` includes."""
+    lines = []
+    with open(osp.join('requirements', name + '.txt')) as f:
+        for line in f:
+            line = line.split('#', 1)[0].strip()
+            if line.startswith('-r '):
+                lines += _requirements(osp.splitext(line[3:].strip())[0])
+            elif line:
+                lines.append(line)
+    return list(dict.fromkeys(lines))  # an extra may include a file twice
+
+
+#: pip extra -> its requirements/<file>.txt (``pip install "mmdistilldepth[diffusion]"``)
+EXTRAS = {
+    'diffusion': 'diffusion',  # GenPercept and Marigold teachers
+    'hf': 'hf',  # Hugging Face hub ids, transformers export
+    'export': 'export',  # ONNX
+    'all': 'optional',  # every extra above
+    'tests': 'tests',  # the test suite: all of it runs, nothing skips
+    'docs': 'docs',  # the figures in docs/
+}
+
+
 def _version() -> str:
     scope: dict = {}
     with open(osp.join('mmdistilldepth', 'version.py')) as f:
@@ -20,24 +44,8 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmdistilldepth', 'mmdistilldepth.*']),
     python_requires='>=3.9',
-    install_requires=[
-        'torch==2.14.1',
-        'torchvision==0.29.1',
-        'timm==1.0.31',
-        'diffusers==0.42.1',
-        'mmengine==0.10.7',
-        'mmcv-lite==2.2.0',
-        'numpy',
-        'opencv-python',
-        'safetensors',
-        'tqdm',
-    ],
-    extras_require={
-        # MarigoldTeacher (diffusers' Marigold pipeline imports transformers), and the
-        # empty-prompt embedding of either diffusion teacher: docs/diffusion_teachers.md
-        'diffusion': ['transformers==5.24.0', 'scipy'],
-        # transformers so that the diffusion-teacher tests run in full
-        'tests': ['pytest', 'onnx', 'onnxruntime', 'h5py', 'scipy', 'transformers==5.24.0'],
-    },
+    # ranges, not pins; CI's exact versions: requirements/constraints.txt
+    install_requires=_requirements('runtime'),
+    extras_require={extra: _requirements(name) for extra, name in EXTRAS.items()},
     license='Apache-2.0',
 )

@@ -7,3 +7,8 @@ from .version import __version__
 allow_mmengine_checkpoints()
 
 __all__ = ['__version__']
+
+from .version import check_dependencies  # noqa: E402
+
+# mmengine and torch versions in the supported ranges, or one clear ImportError
+check_dependencies()

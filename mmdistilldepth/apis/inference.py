@@ -22,16 +22,30 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     A distiller config (``model.type == 'CrossContextDistiller'``) builds only its
     ``model.student``: teachers are never needed to predict.
 
+    With no config, ``config`` names the model itself: a transformers folder
+    (``config.json``), a checkpoint file, ``hf://ORG/NAME[/PATH]`` or a bare hub id
+    such as ``'depth-anything/Depth-Anything-V2-Small-hf'`` (through huggingface_hub's
+    cache; :mod:`mmdistilldepth.apis.hf` and docs/get_started.md say how each is read).
+
     Args:
-        config (str | Config): config file path or a loaded config.
+        config (str | Config): config file path or a loaded config; or a folder,
+            checkpoint file or hub id (then ``checkpoint`` must be None).
         checkpoint (str, optional): weights in any layout
             :func:`~mmdistilldepth.models.checkpoint_loading.load_depth_checkpoint`
-            accepts; it replaces the config's own ``checkpoint`` field.
+            accepts (``hf://`` references too); it replaces the config's own
+            ``checkpoint`` field.
         device (str | torch.device): where the model runs.
 
     Returns:
         nn.Module: the model in eval mode, with the config at ``model.cfg``.
     """
+    from .hf import init_pretrained, is_pretrained_spec
+    if is_pretrained_spec(config):
+        if checkpoint is not None:
+            raise ValueError(f'init_model: {config!r} is a checkpoint or hub id, which holds '
+                             'its own weights; give either a config and a checkpoint, or '
+                             'the checkpoint alone')
+        return init_pretrained(config, device)
     from mmdistilldepth.models.checkpoint_loading import load_depth_checkpoint
     from mmdistilldepth.registry import MODELS
     from mmdistilldepth.utils import register_all_modules

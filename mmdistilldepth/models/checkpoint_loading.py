@@ -11,13 +11,18 @@ Layouts recognised from the key names:
     ``backbone.blocks.0.<i>.*`` (DINOv2 ``block_chunks=1``) and ``depth_head.*``; its
     head applies the final ReLU after a bilinear resize to the input size, so the
     loader sets ``final_relu_after_upsample`` on the model.
+``hf``
+    A transformers folder (``config.json`` + ``model.safetensors``, keys
+    ``backbone.*``/``neck.*``/``head.*``): the ``-hf`` repositories and what
+    ``convert_checkpoint.py --to hf`` writes (:mod:`~mmdistilldepth.models.hf_layout`).
 ``ours``
     Our training checkpoints (MMEngine ``{'state_dict': ..., 'meta': ...}``) whose
     student keys are ``student.*`` (the distiller's ``DepthAnythingV2``); other
     distiller keys (teachers, frozen feature encoders) are ignored.
 
-Files are read with ``safetensors`` or ``torch.load(weights_only=True)``: loading
-never runs code from a pickle.
+A path may also be a transformers folder or a hub reference ``hf://ORG/NAME[/PATH]``
+(:mod:`mmdistilldepth.utils.hub`). Files are read with ``safetensors`` or
+``torch.load(weights_only=True)``: loading never runs code from a pickle.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from torch import nn
 
 StateDict = Dict[str, torch.Tensor]
 
-LAYOUTS = ('dav2', 'dad_large', 'ours')
+LAYOUTS = ('dav2', 'dad_large', 'hf', 'ours')
 STUDENT_PREFIX = 'student.'
 _CHUNKED_BLOCK = re.compile(r'^blocks\.\d+\.(\d+)\.')
 # Distiller-level wrappers that may appear in front of the keys.
@@ -47,7 +52,8 @@ def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
     """Read a checkpoint file without unpickling arbitrary objects.
 
     Args:
-        path (str): ``.safetensors`` or a torch file (``.pth``/``.pt``/``.ckpt``).
+        path (str): ``.safetensors`` or a torch file (``.pth``/``.pt``/``.ckpt``), a
+            transformers folder, or a hub reference ``hf://ORG/NAME[/PATH]``.
 
     Returns:
         tuple: the flat state dict (tensors only) and the ``meta`` dict (empty when
@@ -56,6 +62,14 @@ def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
     Raises:
         CheckpointError: missing file, or a pickle that needs arbitrary code.
     """
+    from mmdistilldepth.utils.hub import HubError, resolve_checkpoint
+    from .hf_layout import HFLayoutError, is_hf_folder, read_hf_config, read_hf_weights
+    try:
+        path = resolve_checkpoint(path)  # hf://... -> a file or folder in the hub cache
+        if is_hf_folder(path):
+            return read_hf_weights(path), dict(hf_config=read_hf_config(path))
+    except (HubError, HFLayoutError) as exc:
+        raise CheckpointError(str(exc)) from None
     if not os.path.isfile(path):
         raise CheckpointError(
             f'checkpoint {path!r} does not exist: download it (docs/models.md lists the '
@@ -106,9 +120,12 @@ def detect_layout(state: Mapping[str, torch.Tensor]) -> str:
     Raises:
         CheckpointError: no known layout fits; the message shows sample keys.
     """
+    from .hf_layout import is_hf_state
     keys = list(state)
     if any(k.startswith(STUDENT_PREFIX + 'pretrained.') for k in keys):
         return 'ours'
+    if is_hf_state(state):
+        return 'hf'
     if any(k.startswith('pretrained.') for k in keys):
         return 'dav2'
     if any(k.startswith('backbone.') for k in keys) and \
@@ -117,7 +134,8 @@ def detect_layout(state: Mapping[str, torch.Tensor]) -> str:
     raise CheckpointError(
         'cannot tell the checkpoint layout: expected pretrained.*/depth_head.* '
         '(Depth Anything V2, Distill-Any-Depth S/B), backbone.*/depth_head.* '
-        '(Distill-Any-Depth Large) or student.* (mmdistilldepth training); first keys: '
+        '(Distill-Any-Depth Large), backbone.embeddings.*/neck.* (transformers) or student.* '
+        '(mmdistilldepth training); first keys: '
         f'{keys[:5]}')
 
 
@@ -137,6 +155,12 @@ def to_dav2_layout(state: StateDict, layout: Optional[str] = None) -> Tuple[Stat
         for key, value in state.items():
             if key.startswith(STUDENT_PREFIX):
                 out[key[len(STUDENT_PREFIX):]] = value
+    elif layout == 'hf':
+        from .hf_layout import HFLayoutError, hf_to_dav2
+        try:
+            out.update(hf_to_dav2(state))
+        except HFLayoutError as exc:
+            raise CheckpointError(str(exc)) from None
     elif layout == 'dad_large':
         for key, value in state.items():
             if key.startswith('backbone.'):

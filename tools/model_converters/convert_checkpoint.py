@@ -1,7 +1,7 @@
 """Convert Depth Anything V2 checkpoints between the official and our layouts.
 
-    python tools/model_converters/convert_checkpoint.py IN OUT --to {dav2,ours}
-                                                        [--unsafe-allow-pickle]
+    python tools/model_converters/convert_checkpoint.py IN OUT --to {dav2,ours,hf}
+                                                        [--unsafe-allow-pickle] [--config CFG]
 
 IN may be any layout the loader accepts: official Depth Anything V2 ``.pth``,
 Distill-Any-Depth ``.safetensors`` (small/base, or Large with ``backbone.*`` and
@@ -10,7 +10,12 @@ chunked blocks), or our training checkpoint (``state_dict`` with ``student.*``).
 ``--to dav2`` writes a bare state dict with the official names (``pretrained.*``,
 ``depth_head.*``) that the official ``DepthAnythingV2.load_state_dict`` accepts
 unchanged; ``--to ours`` writes ``{'state_dict': {'student.*': ...}, 'meta': ...}``
-that ``load_from`` / ``init_model`` accept. OUT's extension picks the format:
+that ``load_from`` / ``init_model`` accept; ``--to hf`` writes a folder OUT with
+``config.json`` and ``model.safetensors`` that ``transformers``'
+``DepthAnythingForDepthEstimation.from_pretrained(OUT)`` loads (and ``init_model(OUT)``,
+and the hub once uploaded). A trained student's encoder (heads, layer indices) comes
+from ``--config`` or the config MMEngine stores in the checkpoint's meta, else from
+the tensors (docs/models.md). For ``dav2``/``ours``, OUT's extension picks the format:
 ``.safetensors`` or a torch file (``.pth``, ``.pt``). Tensors keep their dtype.
 
 Files are read without unpickling code. ``--unsafe-allow-pickle`` reads IN with
@@ -29,6 +34,7 @@ import torch
 from mmdistilldepth.models.checkpoint_loading import (STUDENT_PREFIX, CheckpointError,
                                                       read_checkpoint, split_checkpoint,
                                                       to_dav2_layout)
+from mmdistilldepth.models.hf_layout import HFLayoutError
 from mmdistilldepth.utils import UserInputError, check_file, one_line_errors
 
 
@@ -37,8 +43,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Convert a Depth Anything V2 checkpoint between layouts.')
     parser.add_argument('src', help='input checkpoint (.pth/.pt/.safetensors)')
     parser.add_argument('dst', help='output file; .safetensors or .pth/.pt')
-    parser.add_argument('--to', choices=['dav2', 'ours'], required=True,
-                        help='dav2: official names; ours: mmdistilldepth training layout')
+    parser.add_argument('--to', choices=['dav2', 'ours', 'hf'], required=True,
+                        help='dav2: official names; ours: mmdistilldepth training layout; '
+                        'hf: a transformers folder (config.json + model.safetensors)')
+    parser.add_argument('--config', default=None,
+                        help='--to hf: the config the checkpoint was trained with, for a '
+                        'custom student\'s encoder (default: the one stored in the checkpoint)')
     parser.add_argument('--unsafe-allow-pickle', action='store_true',
                         help='read IN with full unpickling (runs code in the file; only for '
                         'trusted files)')
@@ -75,16 +85,36 @@ def convert(src: str, dst: str, to: str, allow_pickle: bool = False) -> str:
     return layout
 
 
+def convert_to_hf(src: str, dst: str, allow_pickle: bool = False,
+                  config: Optional[str] = None) -> str:
+    """Write ``src`` (any layout) as a transformers folder ``dst``; returns the source layout."""
+    from mmdistilldepth.apis.hf import encoder_from_meta
+    from mmdistilldepth.models.backbones import resolve_arch
+    from mmdistilldepth.models.hf_layout import (dav2_to_hf, hf_config, model_args_from_state,
+                                                 write_hf_folder)
+    state, meta = read_any(src, allow_pickle)
+    state, layout = to_dav2_layout(state)
+    args = model_args_from_state(state, encoder_from_meta(meta, config))
+    folder_config = hf_config(resolve_arch(args['encoder']), args['features'],
+                              args['out_channels'])
+    write_hf_folder(dst, dav2_to_hf(state), folder_config)
+    return layout
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     with one_line_errors('convert_checkpoint'):
         check_file(args.src, 'checkpoint', 'give the path of a .pth or .safetensors file')
         try:
-            layout = convert(args.src, args.dst, args.to, args.unsafe_allow_pickle)
-        except CheckpointError as exc:
+            if args.to == 'hf':
+                layout = convert_to_hf(args.src, args.dst, args.unsafe_allow_pickle,
+                                       args.config)
+            else:
+                layout = convert(args.src, args.dst, args.to, args.unsafe_allow_pickle)
+        except (CheckpointError, HFLayoutError) as exc:
             raise UserInputError(str(exc)) from exc
     print(f'{args.src} ({layout}) -> {args.dst} ({args.to})')
-    if layout == 'dad_large' and args.to == 'dav2':
+    if layout == 'dad_large' and args.to in ('dav2', 'hf'):
         print('note: Distill-Any-Depth Large applies its final ReLU after resizing to the '
               'input size; the official DAv2 head applies it before. Outputs are identical '
               'for inputs whose sides are multiples of 14 (what infer_image feeds).')

@@ -17,13 +17,14 @@ Plain functions with typed arguments, importable without a config and without
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os.path as osp
 from typing import Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from mmdistilldepth.utils.extras import MissingExtraError, install_hint, is_available
 
 EMBEDDING_KEY = 'empty_text_embedding'
 DTYPES = dict(float32=torch.float32, fp32=torch.float32, float16=torch.float16,
@@ -32,7 +33,7 @@ DTYPES = dict(float32=torch.float32, fp32=torch.float32, float16=torch.float16,
 
 def transformers_available() -> bool:
     """Whether the optional ``transformers`` package can be imported."""
-    return importlib.util.find_spec('transformers') is not None
+    return is_available('transformers')
 
 
 def check_model_folder(model_path: str, required: Iterable[str], model_name: str,
@@ -186,8 +187,8 @@ def encode_empty_prompt(model_path: str, prompt: str = '',
         Tensor: (1, S, D) float32 on the CPU.
     """
     if not transformers_available():
-        raise ImportError('computing the empty-prompt embedding needs transformers '
-                          '(pip install transformers)')
+        raise MissingExtraError('computing the empty-prompt embedding needs transformers '
+                                f'(not installed): {install_hint("transformers")}')
     from transformers import CLIPTextModel, CLIPTokenizer
     check_model_folder(model_path, ['tokenizer/', 'text_encoder/config.json'],
                        'text encoder', 'the tokenizer/ and text_encoder/ subfolders of '

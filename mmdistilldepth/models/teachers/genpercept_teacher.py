@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mmdistilldepth.registry import MODELS
+from mmdistilldepth.utils.extras import require
 from .base_teacher import BaseTeacher
 from .diffusion_utils import (affine_depth_to_disparity, check_embedding_fits,
                               check_model_folder, encode_empty_prompt, load_text_embedding,
@@ -97,11 +98,11 @@ class GenPerceptTeacher(BaseTeacher):
 
         embedding = self._empty_prompt_embedding(empty_text_embedding)
 
-        # diffusers is imported here, not at module level: importing the model zoo
-        # stays fast for runs that use no diffusion teacher
-        from diffusers import AutoencoderKL, UNet2DConditionModel
-        self.vae = self._load(AutoencoderKL, 'vae')
-        self.unet = self._load(UNet2DConditionModel, 'unet')
+        # diffusers (the `diffusion` extra) is imported here, not at module level:
+        # importing the package never needs it
+        diffusers = require('diffusers', 'GenPerceptTeacher')
+        self.vae = self._load(diffusers.AutoencoderKL, 'vae')
+        self.unet = self._load(diffusers.UNet2DConditionModel, 'unet')
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.scaling_factor = float(self.vae.config.scaling_factor)
         check_embedding_fits(embedding, self.unet, model_path)

@@ -1,7 +1,6 @@
 """Marigold as a frozen teacher, through diffusers' ``MarigoldDepthPipeline``."""
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os.path as osp
 from typing import Optional, Union
@@ -9,6 +8,7 @@ from typing import Optional, Union
 import torch
 
 from mmdistilldepth.registry import MODELS
+from mmdistilldepth.utils.extras import MissingExtraError, install_hint, is_available, require
 from .base_teacher import BaseTeacher
 from .diffusion_utils import (affine_depth_to_disparity, check_embedding_fits,
                               check_model_folder, encode_empty_prompt, load_text_embedding,
@@ -82,13 +82,16 @@ class MarigoldTeacher(BaseTeacher):
             'model_index.json', 'scheduler/scheduler_config.json', 'unet/config.json',
             'unet/diffusion_pytorch_model*', 'vae/config.json', 'vae/diffusion_pytorch_model*'
         ], 'Marigold', MARIGOLD_DOWNLOAD)
+        diffusers = require('diffusers', 'MarigoldTeacher')  # the `diffusion` extra
         if not transformers_available():
-            raise ImportError('MarigoldTeacher runs diffusers\' MarigoldDepthPipeline, which '
-                              'imports transformers: pip install transformers')
-        if ensemble_size > 1 and importlib.util.find_spec('scipy') is None:
-            raise ImportError('MarigoldTeacher with ensemble_size > 1 needs scipy for the '
-                              'pipeline\'s ensembling: pip install scipy')
-        from diffusers import MarigoldDepthPipeline
+            raise MissingExtraError(
+                'MarigoldTeacher runs diffusers\' MarigoldDepthPipeline, which imports '
+                f'transformers (not installed): {install_hint("transformers")} '
+                '(or pip install transformers)')
+        if ensemble_size > 1 and not is_available('scipy'):
+            raise MissingExtraError('MarigoldTeacher with ensemble_size > 1 needs scipy for '
+                                    'the pipeline\'s ensembling (not installed): '
+                                    f'{install_hint("scipy")}')
         from diffusers.utils import is_accelerate_available
 
         self.model_path = model_path
@@ -96,7 +99,7 @@ class MarigoldTeacher(BaseTeacher):
         embedding = (load_text_embedding(empty_text_embedding)
                      if empty_text_embedding is not None else encode_empty_prompt(model_path))
         # The text encoder is never kept: the pipeline uses the embedding set below.
-        self.pipe = MarigoldDepthPipeline.from_pretrained(
+        self.pipe = diffusers.MarigoldDepthPipeline.from_pretrained(
             model_path, text_encoder=None, tokenizer=None, dtype=self.dtype,
             local_files_only=True, variant=weights_variant(osp.join(model_path, 'unet')),
             low_cpu_mem_usage=is_accelerate_available())
