@@ -56,6 +56,29 @@ def midas_input_size(height: int, width: int, net_size: int = 512,
             int(np.round(scale_w * width / multiple) * multiple))
 
 
+def guess_midas_model_type(state: Dict[str, torch.Tensor]) -> Optional[str]:
+    """The release (a key of :data:`MIDAS_MODELS`) a MiDaS state dict belongs to, or None.
+
+    Recognised by the encoder width: BEiT-L (1024, 24 blocks, 3972-row tables) and
+    Swin2-T (96-channel patch embedding, depths 2/2/6/2).
+    """
+    patch = state.get('pretrained.model.patch_embed.proj.weight')
+    if patch is None:
+        return None
+    if any(k.startswith('pretrained.model.blocks.') for k in state):
+        table = state.get('pretrained.model.blocks.0.attn.relative_position_bias_table')
+        blocks = {k.split('.')[3] for k in state if k.startswith('pretrained.model.blocks.')}
+        if patch.shape[0] == 1024 and len(blocks) == 24 and table is not None \
+                and table.shape[0] == 3972:
+            return 'dpt_beit_large_512'
+        return None
+    stage2 = {k.split('.')[5] for k in state
+              if k.startswith('pretrained.model.layers.2.blocks.')}
+    if patch.shape[0] == 96 and len(stage2) == 6:
+        return 'dpt_swin2_tiny_256'
+    return None
+
+
 class _TokenEncoder(nn.Module):
     """The student's encoder seen as the distiller's feature encoder.
 
