@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -13,6 +13,8 @@ from mmdistilldepth.utils.image_io import read_rgb
 from .preprocessing import prepare_dav2_input
 
 DISTILLER_TYPE = 'CrossContextDistiller'
+#: Depth Anything V2's default network size (the lower bound of the sides).
+DAV2_INPUT_SIZE = 518
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
@@ -67,20 +69,40 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     return model.to(device).eval()
 
 
+def _dav2_prepare_inputs(rgb: np.ndarray, input_size: Optional[int] = None,
+                         max_size: Optional[int] = None) -> torch.Tensor:
+    """The default preprocessing: Depth Anything V2's (lower bound 518, multiple of 14)."""
+    size = DAV2_INPUT_SIZE if input_size is None else int(input_size)
+    return torch.from_numpy(prepare_dav2_input(rgb, size, max_size=max_size))
+
+
+def _dav2_resize_output(pred: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
+    """The default resize back: bilinear, ``align_corners=True`` (``infer_image``)."""
+    return F.interpolate(pred, tuple(hw), mode='bilinear', align_corners=True)
+
+
 @torch.no_grad()
 def inference_depth(model: torch.nn.Module, image: Union[str, np.ndarray],
-                    input_size: int = 518, max_size: Optional[int] = None) -> np.ndarray:
-    """Predict relative disparity for one image, as the official ``infer_image``.
+                    input_size: Optional[int] = None,
+                    max_size: Optional[int] = None) -> np.ndarray:
+    """Predict relative disparity for one image with the model's own preprocessing.
 
-    Preprocessing: :func:`~mmdistilldepth.apis.preprocessing.prepare_dav2_input`
-    (keep aspect, lower bound ``input_size``, multiple of 14, cv2 bicubic, ImageNet
-    normalization); the output is resized back with bilinear ``align_corners=True``.
+    A model that defines ``prepare_inputs(rgb, input_size=None, max_size=None) ->
+    Tensor (1, 3, h, w)`` and ``resize_output(pred, (H, W)) -> Tensor`` (e.g.
+    ``MiDaS``: "minimal" resize to a multiple of 32 around 512 / to 256x256, cv2
+    cubic, ``(x - 0.5) / 0.5``; bicubic back) is run with them. Any other model gets
+    Depth Anything V2's official ``infer_image`` behaviour:
+    :func:`~mmdistilldepth.apis.preprocessing.prepare_dav2_input` (keep aspect, lower
+    bound ``input_size`` = 518 by default, multiple of 14, cv2 bicubic, ImageNet
+    normalization) and a bilinear ``align_corners=True`` resize back.
 
     Args:
         model (nn.Module): a model whose ``model(x, mode='tensor')`` returns
             disparity (B, 1, h, w) for normalized images.
         image (str | ndarray): an image path or an RGB uint8 array (H, W, 3).
-        input_size (int): the lower bound of the network input sides.
+        input_size (int, optional): the network size parameter of the model's
+            preprocessing (DAv2: the lower bound of the sides, 518; MiDaS: the
+            target side, 512 / 256); None uses the model's own default.
         max_size (int, optional): the upper bound of the long side of the network
             input, for very elongated images (None: no bound, as the official code).
 
@@ -90,8 +112,10 @@ def inference_depth(model: torch.nn.Module, image: Union[str, np.ndarray],
     rgb = read_rgb(image) if isinstance(image, str) else image
     if rgb.dtype != np.uint8:
         raise TypeError(f'expected an RGB uint8 image, got dtype {rgb.dtype}')
+    prepare = getattr(model, 'prepare_inputs', _dav2_prepare_inputs)
+    resize_back = getattr(model, 'resize_output', _dav2_resize_output)
     param = next(model.parameters())
-    inputs = torch.from_numpy(prepare_dav2_input(rgb, input_size, max_size=max_size)).to(param.device)
+    inputs = prepare(rgb, input_size=input_size, max_size=max_size).to(param.device)
     disparity = model(inputs.to(param.dtype), mode='tensor').float()
-    disparity = F.interpolate(disparity, rgb.shape[:2], mode='bilinear', align_corners=True)
+    disparity = resize_back(disparity, rgb.shape[:2])
     return disparity[0, 0].cpu().numpy()

@@ -1,4 +1,4 @@
-"""Depth Anything V2's official test-time preprocessing, in one place.
+"""The official test-time preprocessing of Depth Anything V2 and MiDaS, in one place.
 
 ``ResizeForDepthModel`` (datasets/transforms) and :func:`inference_depth` both call
 these functions, so training-time evaluation and inference resize identically.
@@ -77,6 +77,32 @@ def prepare_dav2_input(rgb: np.ndarray, size: int = 518,
         raise ValueError(f'expected an RGB image (H, W, 3), got shape {rgb.shape}')
     image = rgb / 255.0
     new_h, new_w = dav2_input_size(image.shape[0], image.shape[1], size, max_size=max_size)
+    image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_CUBIC)
+    image = (image - np.asarray(mean)) / np.asarray(std)
+    return np.ascontiguousarray(image.transpose(2, 0, 1)).astype(np.float32)[None]
+
+
+def prepare_midas_input(rgb: np.ndarray, size: Tuple[int, int],
+                        mean: Sequence[float] = (0.5, 0.5, 0.5),
+                        std: Sequence[float] = (0.5, 0.5, 0.5)) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> MiDaS's float32 network input (1, 3, h, w).
+
+    As MiDaS's ``utils.read_image`` + transform: ``/255`` in float64, cv2
+    ``INTER_CUBIC`` to ``size`` on the float64 image, ``(x - 0.5) / 0.5`` in float64,
+    CHW, float32. The size comes from the estimator (see
+    ``mmdistilldepth.models.estimators.midas.midas_input_size``).
+
+    Args:
+        rgb (ndarray): RGB image, uint8 (H, W, 3).
+        size (tuple): the network input (h, w).
+
+    Returns:
+        ndarray: float32 (1, 3, h, w).
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f'expected an RGB image (H, W, 3), got shape {rgb.shape}')
+    image = rgb / 255.0
+    new_h, new_w = int(size[0]), int(size[1])
     image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_CUBIC)
     image = (image - np.asarray(mean)) / np.asarray(std)
     return np.ascontiguousarray(image.transpose(2, 0, 1)).astype(np.float32)[None]

@@ -203,6 +203,9 @@ def load_depth_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
         CheckpointError: unreadable file, unknown layout, or keys/shapes that do not
             match (the message names the missing and unexpected keys and the layout).
     """
+    if getattr(model, 'checkpoint_family', None) == 'midas':  # MiDaS: midas_checkpoint.py
+        from .midas_checkpoint import load_midas_checkpoint
+        return load_midas_checkpoint(model, checkpoint, layout, scope)
     source = checkpoint if isinstance(checkpoint, str) else 'checkpoint dict'
     if isinstance(checkpoint, str):
         state, _ = read_checkpoint(checkpoint)

@@ -32,6 +32,10 @@ def _tiny_teacher(cfg: dict) -> dict:
                    assistant=dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL)))
     elif cfg['type'] == 'DepthAnythingTeacher':
         cfg.update(model=dict(TINY_MODEL), checkpoint=None)
+    elif cfg['type'] == 'MiDaSTeacher':  # configs/midas/ (tests/test_configs/test_midas_configs.py)
+        cfg.update(model=dict(type='MiDaS', features=16, backbone=dict(
+            timm_kwargs=dict(img_size=64, embed_dim=32, depth=4, num_heads=2),
+            hooks=[0, 1, 2, 3], out_channels=[8, 16, 32, 32])), checkpoint=None, input_size=64)
     return cfg
 
 

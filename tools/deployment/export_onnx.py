@@ -81,17 +81,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cfg = load_config(args.config)
         if args.checkpoint is not None:
             check_file(args.checkpoint, 'checkpoint', 'give a .pth or .safetensors file')
-        if any(s % 14 for s in args.shape):
-            raise UserInputError(f'--shape {args.shape} must be multiples of 14')
         try:
             model = init_model(cfg, args.checkpoint, device='cpu')
         except CheckpointError as exc:
             raise UserInputError(str(exc)) from exc
+        # MiDaS graphs are traced for one H x W (multiples of 32); DAv2: multiples of 14.
+        multiple = 32 if getattr(model, 'checkpoint_family', None) == 'midas' else 14
+        if any(s % multiple for s in args.shape):
+            raise UserInputError(f'--shape {args.shape} must be multiples of {multiple}')
     export_onnx(model, args.out, tuple(args.shape), args.opset)
     print(f'wrote {args.out}')
     if args.verify:
         height, width = args.shape
-        image = torch.randn(2, 3, height + 28, max(14, width - 14))
+        image = (torch.randn(2, 3, height, width) if multiple == 32 else
+                 torch.randn(2, 3, height + 28, max(14, width - 14)))
         print(f'max relative difference onnxruntime vs torch on {tuple(image.shape)}: '
               f'{onnx_vs_torch(model, args.out, image):.2e}')
     return 0

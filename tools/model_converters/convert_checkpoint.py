@@ -1,7 +1,7 @@
-"""Convert Depth Anything V2 checkpoints between the official and our layouts.
+"""Convert Depth Anything V2 and MiDaS checkpoints between the official and our layouts.
 
-    python tools/model_converters/convert_checkpoint.py IN OUT --to {dav2,ours,hf}
-                                                        [--unsafe-allow-pickle] [--config CFG]
+    python tools/model_converters/convert_checkpoint.py IN OUT --to {dav2,ours,hf,midas}
+                                                        [--config CFG] [--unsafe-allow-pickle]
 
 IN may be any layout the loader accepts: official Depth Anything V2 ``.pth``,
 Distill-Any-Depth ``.safetensors`` (small/base, or Large with ``backbone.*`` and
@@ -17,6 +17,13 @@ and the hub once uploaded). A trained student's encoder (heads, layer indices) c
 from ``--config`` or the config MMEngine stores in the checkpoint's meta, else from
 the tensors (docs/models.md). For ``dav2``/``ours``, OUT's extension picks the format:
 ``.safetensors`` or a torch file (``.pth``, ``.pt``). Tensors keep their dtype.
+
+MiDaS v3.1 (``scratch.output_conv.*`` keys: official ``.pt`` or a MiDaS student):
+``--to midas`` writes the official layout (timm 0.6.12 names, with the structural
+buffers ``relative_position_index`` / ``attn_mask`` the official code loads strictly);
+``--to ours`` writes our training layout. The structural buffers depend on the
+architecture: it is recognised for the two releases (BEiT-L/16-512, Swin2-T/16-256);
+give ``--config`` (a MiDaS model or distiller config) for any other.
 
 Files are read without unpickling code. ``--unsafe-allow-pickle`` reads IN with
 ``torch.load(weights_only=False)``, which can run arbitrary code: only for files
@@ -35,6 +42,8 @@ from mmdistilldepth.models.checkpoint_loading import (STUDENT_PREFIX, Checkpoint
                                                       read_checkpoint, split_checkpoint,
                                                       to_dav2_layout)
 from mmdistilldepth.models.hf_layout import HFLayoutError
+from mmdistilldepth.models.midas_checkpoint import (from_midas_layout, is_midas_state,
+                                                    to_midas_layout)
 from mmdistilldepth.utils import UserInputError, check_file, one_line_errors
 
 
@@ -43,12 +52,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Convert a Depth Anything V2 checkpoint between layouts.')
     parser.add_argument('src', help='input checkpoint (.pth/.pt/.safetensors)')
     parser.add_argument('dst', help='output file; .safetensors or .pth/.pt')
-    parser.add_argument('--to', choices=['dav2', 'ours', 'hf'], required=True,
-                        help='dav2: official names; ours: mmdistilldepth training layout; '
-                        'hf: a transformers folder (config.json + model.safetensors)')
+    parser.add_argument('--to', choices=['dav2', 'ours', 'hf', 'midas'], required=True,
+                        help='dav2: official DAv2 names; ours: mmdistilldepth training layout; '
+                        'hf: a transformers folder (config.json + model.safetensors); '
+                        'midas: official MiDaS v3.1 layout')
     parser.add_argument('--config', default=None,
-                        help='--to hf: the config the checkpoint was trained with, for a '
-                        'custom student\'s encoder (default: the one stored in the checkpoint)')
+                        help='the (model or distiller) config the checkpoint was trained with: '
+                        'for --to hf, a custom student\'s encoder (default: the one stored in '
+                        'the checkpoint); for MiDaS, the structural buffers of a non-release '
+                        'architecture')
     parser.add_argument('--unsafe-allow-pickle', action='store_true',
                         help='read IN with full unpickling (runs code in the file; only for '
                         'trusted files)')
@@ -74,9 +86,12 @@ def save(state: Dict[str, torch.Tensor], path: str, meta: dict) -> None:
         torch.save(state, path)
 
 
-def convert(src: str, dst: str, to: str, allow_pickle: bool = False) -> str:
+def convert(src: str, dst: str, to: str, allow_pickle: bool = False,
+            config: Optional[str] = None) -> str:
     """Convert ``src`` into ``dst``; returns the source layout."""
     state, _ = read_any(src, allow_pickle)
+    if is_midas_state(state) or to == 'midas':  # MiDaS: models/midas_checkpoint.py
+        return convert_midas(state, src, dst, to, config)
     state, layout = to_dav2_layout(state)
     if to == 'ours':
         state = OrderedDict((STUDENT_PREFIX + k, v) for k, v in state.items())
@@ -101,6 +116,47 @@ def convert_to_hf(src: str, dst: str, allow_pickle: bool = False,
     return layout
 
 
+def convert_midas(state: Dict[str, torch.Tensor], src: str, dst: str, to: str,
+                  config: Optional[str] = None) -> str:
+    """The MiDaS part of :func:`convert` (``--to midas`` or ``--to ours``)."""
+    if not is_midas_state(state):
+        raise CheckpointError(f'{src} is not a MiDaS checkpoint (no scratch.output_conv.* keys); '
+                              '--to midas converts MiDaS v3.1 files and MiDaS students only')
+    if to == 'dav2':
+        raise CheckpointError(f'{src} is a MiDaS checkpoint: convert it --to midas or --to ours')
+    ours, layout = from_midas_layout(state)
+    if to == 'ours':
+        state = OrderedDict((STUDENT_PREFIX + k, v) for k, v in ours.items())
+    else:
+        state = to_midas_layout(ours, midas_structural_buffers(ours, config))
+    save(state, dst, dict(layout=to, converted_from=layout, source=osp.basename(src)))
+    return layout
+
+
+def midas_structural_buffers(state: Dict[str, torch.Tensor],
+                             config: Optional[str] = None) -> Dict[str, torch.Tensor]:
+    """The official structural buffers of the MiDaS architecture ``state`` belongs to."""
+    from mmdistilldepth.models.estimators.midas import guess_midas_model_type
+    from mmdistilldepth.registry import MODELS
+    from mmdistilldepth.utils import register_all_modules
+    register_all_modules()
+    if config is not None:
+        from mmengine.config import Config
+        cfg = Config.fromfile(config).model
+        cfg = cfg.student if cfg.get('type') == 'CrossContextDistiller' else cfg
+        cfg = dict(cfg, checkpoint=None)
+    else:
+        model_type = guess_midas_model_type(state)
+        if model_type is None:
+            raise CheckpointError(
+                'cannot tell which MiDaS architecture this checkpoint is (not one of the '
+                'releases dpt_beit_large_512 / dpt_swin2_tiny_256): give its --config')
+        cfg = dict(type='MiDaS', model_type=model_type)
+    with torch.device('meta'):
+        model = MODELS.build(cfg)
+    return model.structural_buffers()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     with one_line_errors('convert_checkpoint'):
@@ -110,7 +166,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 layout = convert_to_hf(args.src, args.dst, args.unsafe_allow_pickle,
                                        args.config)
             else:
-                layout = convert(args.src, args.dst, args.to, args.unsafe_allow_pickle)
+                layout = convert(args.src, args.dst, args.to, args.unsafe_allow_pickle,
+                                 args.config)
         except (CheckpointError, HFLayoutError) as exc:
             raise UserInputError(str(exc)) from exc
     print(f'{args.src} ({layout}) -> {args.dst} ({args.to})')
