@@ -89,6 +89,50 @@ class UnlabeledImageDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         return [dict(img_path=p) for p in list_images(self.source)]
 
+    def full_init(self) -> None:
+        """Load the paths; a list file is read into one bytes buffer with offsets.
+
+        A list file of a million paths then costs one numpy buffer (its size in
+        bytes) and one int64 array, not a million Python objects per worker, and
+        starts in about a second; folders and globs use ``BaseDataset``'s path.
+        """
+        if self._fully_initialized:
+            return
+        source = self.source
+        if not (osp.isfile(source) and source.lower().endswith(('.txt', '.lst', '.list'))):
+            super().full_init()
+            return
+        with open(source, 'rb') as f:
+            lines = [ln.strip() for ln in f]
+        lines = sorted(ln for ln in lines if ln and not ln.startswith(b'#'))
+        if not lines:
+            raise FileNotFoundError(f'no images found at {source!r}: the list file lists no '
+                                    'image path (one per line)')
+        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        self.path_offsets = np.concatenate([[0], np.cumsum(lengths)])
+        self.path_bytes = np.frombuffer(b''.join(lines), dtype=np.uint8)
+        self._list_base = osp.dirname(osp.abspath(source))
+        del lines
+        self._fully_initialized = True
+
+    def _list_path(self, idx: int) -> str:
+        start, end = self.path_offsets[idx], self.path_offsets[idx + 1]
+        path = self.path_bytes[start:end].tobytes().decode('utf-8')
+        return path if osp.isabs(path) else osp.join(self._list_base, path)
+
+    def __len__(self) -> int:
+        if getattr(self, 'path_offsets', None) is not None:
+            return len(self.path_offsets) - 1
+        return super().__len__()
+
+    def get_data_info(self, idx: int) -> dict:
+        if getattr(self, 'path_offsets', None) is None:
+            return super().get_data_info(idx)
+        idx = int(idx) % len(self) if idx < 0 else int(idx)
+        if idx >= len(self):
+            raise IndexError(f'UnlabeledImageDataset: index {idx} out of range ({len(self)})')
+        return dict(img_path=self._list_path(idx), sample_idx=idx)
+
     def prepare_data(self, idx: int) -> Optional[dict]:
         """The transformed sample ``idx``, or None when its file is unreadable."""
         if idx in self._unreadable:
