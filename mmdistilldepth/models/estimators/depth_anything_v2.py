@@ -10,12 +10,11 @@ from torch import nn
 
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
+from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..backbones import DINOv2ViT, resolve_arch
 from ..data_preprocessor import DepthDataPreprocessor  # noqa: F401  (registers it)
 from ..heads import DPTHead
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: Official (features, out_channels) of each size.
 DAV2_HEADS = {

@@ -7,6 +7,9 @@ import torch
 from torch import nn
 
 
+from ..utils import freeze
+
+
 class BaseTeacher(nn.Module):
     """A frozen depth model that turns RGB views into disparity pseudo-labels.
 
@@ -24,9 +27,7 @@ class BaseTeacher(nn.Module):
 
     def freeze(self) -> None:
         """Make every parameter of this teacher non-trainable and switch to eval."""
-        for p in self.parameters():
-            p.requires_grad_(False)
-        self.eval()
+        freeze(self)
 
     def train(self, mode: bool = True) -> 'BaseTeacher':
         # A teacher ignores runner.train(): it stays in eval mode.
