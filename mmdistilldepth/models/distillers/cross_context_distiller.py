@@ -242,9 +242,15 @@ class CrossContextDistiller(BaseModel):
             boxes.append(local.flatten(0, 1))
             index.append(torch.arange(b, device=device).repeat_interleave(local.shape[1]))
         maps = inputs
-        if all('gt_depth' in s for s in data_samples):
-            # The synthetic world: cut the true disparity with the same boxes, for
-            # the SimulatedTeacher (disparity, 0 on the sky, averages sensibly).
+        if getattr(self.teacher, 'uses_gt_depth', False):
+            # A teacher that reads the true depth gets it cut with the same boxes (as
+            # disparity, 0 where invalid, which averages sensibly when resized).
+            missing = [i for i, s in enumerate(data_samples) if 'gt_depth' not in s]
+            if missing:
+                raise ValueError(
+                    f'the teacher {type(self.teacher).__name__} reads the true depth of '
+                    f'each view, but samples {missing[:5]} of the batch have no gt_depth: '
+                    'train it on a dataset that loads depth (e.g. SyntheticScenes)')
             depth = torch.stack([s.gt_depth.data for s in data_samples]).to(inputs)
             disparity = torch.where(depth > 0, 1.0 / depth.clamp(min=1e-6), torch.zeros_like(depth))
             maps = torch.cat([inputs, disparity], dim=1)

@@ -67,6 +67,8 @@ class AssistantGuidedTeacher(BaseTeacher):
                              f'got {assistant_prob}')
         self.primary = MODELS.build(primary)
         self.assistant = MODELS.build(assistant)
+        self.uses_gt_depth = any(getattr(t, 'uses_gt_depth', False)
+                                 for t in (self.primary, self.assistant))
         self.mode = mode
         self.assistant_prob = assistant_prob
         self.tau = tau
