@@ -1,10 +1,10 @@
-"""mmdistilldepth: cross-context distillation of monocular depth models."""
-from .utils.checkpoint_compat import allow_mmengine_checkpoints
-from .version import __version__
+"""mmdistilldepth: cross-context distillation of monocular depth models.
 
-# mmengine 0.10.7 pickles a few of its own classes into checkpoints; torch >= 2.6
-# loads with ``weights_only=True`` and refuses them. Allow-list exactly those.
-allow_mmengine_checkpoints()
+Importing the package changes no global state: torch's ``weights_only`` allow-list
+for MMEngine's checkpoints is extended where checkpoints are loaded
+(:func:`mmdistilldepth.models.checkpoint_loading.allow_mmengine_checkpoints`).
+"""
+from .version import __version__
 
 __all__ = ['__version__']
 

@@ -11,8 +11,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 (re-exported)
 
 
 def dav2_input_size(height: int, width: int, size: int = 518, multiple: int = 14,

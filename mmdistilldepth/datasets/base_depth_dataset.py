@@ -1,6 +1,7 @@
 """Common base of the zero-shot benchmark readers: a data root, a split list, checks."""
 from __future__ import annotations
 
+import glob
 import os.path as osp
 from typing import List, Optional, Sequence
 
@@ -8,6 +9,11 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 PREPARE_HINT = 'see docs/datasets.md for where to get it and how to lay it out'
+
+
+def relative_glob(root: str, pattern: str) -> List[str]:
+    """The files matching ``pattern`` under ``root``, sorted, as paths relative to it."""
+    return sorted(osp.relpath(p, root) for p in glob.glob(osp.join(root, pattern)))
 
 
 class BaseDepthBenchmark(BaseDataset):

@@ -7,7 +7,8 @@
   is MMEngine's local file backend with that write; ``AtomicCheckpointHook`` uses it.
 - :func:`check_checkpoint_safe` tells, before MMEngine loads a checkpoint for
   ``--resume`` or ``load_from``, whether ``torch.load(weights_only=True)`` will
-  accept it, and says in one line what to do when it will not.
+  accept it, and says in one line what to do when it will not. Both first add
+  MMEngine's own classes to torch's allow-list (importing the package does not).
 """
 from __future__ import annotations
 
@@ -98,6 +99,11 @@ CONVERT_HINT = ('python tools/model_converters/convert_checkpoint.py {path} OUT.
                 'load_from=OUT.pth)')
 
 
+def _allow_mmengine_checkpoints() -> None:
+    from mmdistilldepth.models.checkpoint_loading import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()
+
+
 def unsafe_globals(path: str) -> List[str]:
     """The objects in a torch checkpoint that ``weights_only=True`` would refuse.
 
@@ -107,6 +113,7 @@ def unsafe_globals(path: str) -> List[str]:
     Raises:
         UserInputError: the file is not a readable torch checkpoint.
     """
+    _allow_mmengine_checkpoints()
     try:
         return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
     except (RuntimeError, ValueError, pickle.UnpicklingError, EOFError, OSError):
@@ -140,6 +147,8 @@ def check_checkpoint_safe(path: Optional[str], what: str = 'checkpoint') -> None
         UserInputError: missing, not a torch checkpoint, safetensors (which MMEngine
             cannot read), or in need of arbitrary unpickling.
     """
+    # MMEngine's resume / load_from read the file next with weights_only=True.
+    _allow_mmengine_checkpoints()
     if not path:
         return
     if not osp.isfile(path):

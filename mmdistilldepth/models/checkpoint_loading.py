@@ -23,6 +23,31 @@ Layouts recognised from the key names:
 A path may also be a transformers folder or a hub reference ``hf://ORG/NAME[/PATH]``
 (:mod:`mmdistilldepth.utils.hub`). Files are read with ``safetensors`` or
 ``torch.load(weights_only=True)``: loading never runs code from a pickle.
+This module is the one home of checkpoint *loading*: reading files, their layouts,
+and the ``weights_only`` allow-list for MMEngine's own checkpoints
+(:func:`allow_mmengine_checkpoints`). Writing checkpoints atomically and the resume
+check live in :mod:`mmdistilldepth.engine.checkpoint_io`;
+:mod:`mmdistilldepth.utils.checkpoint_compat` re-exports the allow-list.
+
+MMEngine's checkpoints under torch >= 2.6:
+
+torch 2.6 made ``torch.load(..., weights_only=True)`` the default. mmengine 0.10.7
+saves a few non-tensor objects in its checkpoints (the message hub's
+``HistoryBuffer`` s and the numpy arrays and scalars they hold), so its own
+``torch.load`` calls fail on resume. Instead of turning ``weights_only`` off (which
+would let a malicious checkpoint run code while it unpickles), we allow-list exactly
+the classes and functions mmengine writes. Everything else is still refused.
+
+``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'min')``
+and so on. Rather than allow-listing Python's ``getattr`` (which would let a
+checkpoint read any attribute of any object it can build), the name
+``builtins.getattr`` is bound to :func:`_history_buffer_getattr`, which resolves
+exactly those statistics methods and refuses everything else.
+
+The allow-list is a global of torch, so importing the package does not touch it:
+:func:`allow_mmengine_checkpoints` runs where checkpoints are loaded
+(:func:`read_checkpoint`, :func:`~mmdistilldepth.engine.check_checkpoint_safe`
+before a resume or ``load_from``).
 """
 from __future__ import annotations
 
@@ -32,6 +57,7 @@ import re
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Tuple, Union
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -42,6 +68,43 @@ STUDENT_PREFIX = 'student.'
 _CHUNKED_BLOCK = re.compile(r'^blocks\.\d+\.(\d+)\.')
 # Distiller-level wrappers that may appear in front of the keys.
 _WRAPPER_PREFIXES = ('module.', '_orig_mod.')
+
+
+def _numpy_globals() -> list:
+    """The numpy callables and classes needed to unpickle arrays and scalars."""
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [type(np.dtype(name)) for name in (
+        'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
+        'uint64', 'float16', 'float32', 'float64')]
+    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+
+
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` restricted to ``HistoryBuffer``'s registered statistics methods."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only '
+        'HistoryBuffer statistics methods may be resolved')
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Add mmengine's checkpoint globals to torch's ``weights_only`` allow-list.
+
+    Idempotent. Called where checkpoints are loaded, never at import: call it
+    before MMEngine's ``runner.resume``/``load_checkpoint`` if you load one yourself.
+    """
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is None:  # pragma: no cover - torch < 2.4 loads freely
+        return
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer()  # registers the default statistics methods on the class
+    add_safe_globals([HistoryBuffer, *_numpy_globals(),
+                      (_history_buffer_getattr, 'builtins.getattr')])
 
 
 class CheckpointError(RuntimeError):
@@ -81,6 +144,7 @@ def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
             state = {k: f.get_tensor(k) for k in f.keys()}
             meta = dict(f.metadata() or {})
         return state, meta
+    allow_mmengine_checkpoints()
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -13,8 +13,7 @@ from tests.conftest import REPO_ROOT, load_tool, require_fixture
 from mmdistilldepth.datasets.benchmarks import (DIODEDataset, ETH3DDataset,
                                                 KITTIEigenDataset, NYUv2Dataset,
                                                 ScanNetDataset)
-from mmdistilldepth.datasets.synthetic_benchmarks import (SyntheticNYUv2,
-                                                          write_synthetic_benchmark)
+from mmdistilldepth.datasets.synthetic_benchmarks import write_synthetic_benchmark
 from mmdistilldepth.datasets.transforms import (KBCrop, LoadDepthAnnotation, LoadRGBImage,
                                                 PackDepthInputs, ResizeForDepthModel)
 from mmdistilldepth.registry import DATASETS
@@ -211,22 +210,6 @@ def test_kitti_list_skips_frames_without_ground_truth(layouts):
     dataset = KITTIEigenDataset(data_root, ann_file=split, eval_crop='garg')
     assert len(dataset) == 3
     assert dataset.metainfo['eval_crop'] == 'kitti_garg'
-
-
-def test_synthetic_nyuv2_writes_once_and_never_touches_foreign_folders(tmp_path):
-    data_root = str(tmp_path / 'synthetic_nyu')
-    dataset = SyntheticNYUv2(data_root, num_samples=2, seed=3, height=48, width=64)
-    assert len(dataset) == 2 and dataset.metainfo['benchmark'] == 'nyu'
-    stamp = os.stat(osp.join(data_root, 'synthetic.json')).st_mtime_ns
-    SyntheticNYUv2(data_root, num_samples=2, seed=3, height=48, width=64)
-    assert os.stat(osp.join(data_root, 'synthetic.json')).st_mtime_ns == stamp
-    assert len(SyntheticNYUv2(data_root, num_samples=3, seed=3, height=48, width=64)) == 3
-    foreign = tmp_path / 'real_nyu'
-    foreign.mkdir()
-    (foreign / 'keep.txt').write_text('mine')
-    with pytest.raises(FileExistsError, match='synthetic.json'):
-        SyntheticNYUv2(str(foreign))
-    assert (foreign / 'keep.txt').read_text() == 'mine'
 
 
 def _tool(name):

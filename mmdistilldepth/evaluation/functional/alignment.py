@@ -71,12 +71,45 @@ def fit_scale_shift(pred: torch.Tensor, target: torch.Tensor,
         tuple[Tensor, Tensor]: float32 scalar tensors (scale, shift) on ``pred``'s
         device.
     """
-    p = (pred[mask] if mask is not None else pred.reshape(-1)).double()
-    t = (target[mask] if mask is not None else target.reshape(-1)).double()
-    p_mean, t_mean = p.mean(), t.mean()
-    p_c = p - p_mean
-    var = (p_c * p_c).sum()
-    cov = (p_c * (t - t_mean)).sum()
+    p = pred[mask] if mask is not None else pred.reshape(-1)
+    t = target[mask] if mask is not None else target.reshape(-1)
+    scale, shift = fit_scale_shift_batched(p[None], t[None])
+    return scale[0], shift[0]
+
+
+def fit_scale_shift_batched(pred: torch.Tensor, target: torch.Tensor,
+                            mask: Optional[torch.Tensor] = None
+                            ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`fit_scale_shift` for each item of a batch, in one tensor op.
+
+    The same fit (float64, centred normal equations, lstsq's minimum-norm solution
+    for a constant prediction), with no data-dependent shape: a mask weighs pixels
+    instead of selecting them. Use it for per-image alignment of a batch (teachers,
+    visualization hooks, tools), e.g. ``scale[:, None, None, None] * pred + shift[...]``.
+
+    Args:
+        pred (Tensor): (B, ...) prediction.
+        target (Tensor): (B, ...) target, the same shape.
+        mask (Tensor, optional): (B, ...) bool, the elements used (at least one per
+            item, else that item's scale and shift are NaN); None uses all.
+
+    Returns:
+        tuple[Tensor, Tensor]: float32 (B,) scale and shift on ``pred``'s device.
+    """
+    p = pred.flatten(1).double()
+    t = target.flatten(1).double()
+    if mask is None:
+        p_mean, t_mean = p.mean(1), t.mean(1)
+        p_c = p - p_mean[:, None]
+        var = (p_c * p_c).sum(1)
+        cov = (p_c * (t - t_mean[:, None])).sum(1)
+    else:
+        w = mask.flatten(1).double()
+        n = w.sum(1)
+        p_mean, t_mean = (p * w).sum(1) / n, (t * w).sum(1) / n
+        p_c = (p - p_mean[:, None]) * w
+        var = (p_c * p_c).sum(1)
+        cov = (p_c * (t - t_mean[:, None])).sum(1)
     # Constant prediction: lstsq's minimum-norm solution of c * scale + shift = mean.
     degenerate = var <= 0
     norm = p_mean * p_mean + 1

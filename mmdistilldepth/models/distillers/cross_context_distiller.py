@@ -15,9 +15,8 @@ from torchvision.ops import roi_align
 
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
+from ..utils import freeze
 
 
 def crop_resize(maps: torch.Tensor, boxes: torch.Tensor, batch_index: torch.Tensor,
@@ -146,7 +145,7 @@ class CrossContextDistiller(BaseModel):
         self.record_visuals = False
         self.visuals: Dict[str, torch.Tensor] = {}
         if teacher is not None:
-            self._frozen['teacher'] = self._freeze(MODELS.build(teacher))
+            self._frozen['teacher'] = freeze(MODELS.build(teacher))
         self._refresh_feat_encoder()
 
     # ------------------------------------------------------------------ set-up
@@ -154,12 +153,6 @@ class CrossContextDistiller(BaseModel):
         if cfg is None or self.loss_weights[name] == 0:
             return None
         return MODELS.build(cfg)
-
-    @staticmethod
-    def _freeze(module: nn.Module) -> nn.Module:
-        for p in module.parameters():
-            p.requires_grad_(False)
-        return module.eval()
 
     @property
     def teacher(self) -> Optional[nn.Module]:
@@ -179,7 +172,7 @@ class CrossContextDistiller(BaseModel):
         else:
             encoder = copy.deepcopy(self.student.backbone)
         device = self.student_mean.device
-        self._frozen['feat_encoder'] = self._freeze(encoder).to(device)
+        self._frozen['feat_encoder'] = freeze(encoder).to(device)
 
     def init_weights(self) -> None:
         """Initialize the student, then copy its (initial) encoder for ``L_feat``.
@@ -249,9 +242,15 @@ class CrossContextDistiller(BaseModel):
             boxes.append(local.flatten(0, 1))
             index.append(torch.arange(b, device=device).repeat_interleave(local.shape[1]))
         maps = inputs
-        if all('gt_depth' in s for s in data_samples):
-            # The synthetic world: cut the true disparity with the same boxes, for
-            # the SimulatedTeacher (disparity, 0 on the sky, averages sensibly).
+        if getattr(self.teacher, 'uses_gt_depth', False):
+            # A teacher that reads the true depth gets it cut with the same boxes (as
+            # disparity, 0 where invalid, which averages sensibly when resized).
+            missing = [i for i, s in enumerate(data_samples) if 'gt_depth' not in s]
+            if missing:
+                raise ValueError(
+                    f'the teacher {type(self.teacher).__name__} reads the true depth of '
+                    f'each view, but samples {missing[:5]} of the batch have no gt_depth: '
+                    'train it on a dataset that loads depth (e.g. SyntheticScenes)')
             depth = torch.stack([s.gt_depth.data for s in data_samples]).to(inputs)
             disparity = torch.where(depth > 0, 1.0 / depth.clamp(min=1e-6), torch.zeros_like(depth))
             maps = torch.cat([inputs, disparity], dim=1)

@@ -10,12 +10,17 @@ from torch import nn
 
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
+from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..backbones import DINOv2ViT, resolve_arch
 from ..data_preprocessor import DepthDataPreprocessor  # noqa: F401  (registers it)
 from ..heads import DPTHead
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# The blocks import no mmengine (they run outside the framework); they are
+# registered here, where the estimator that builds them from config lives.
+for _block in (DINOv2ViT, DPTHead):
+    if MODELS.get(_block.__name__) is None:
+        MODELS.register_module(module=_block)
+
 
 #: Official (features, out_channels) of each size.
 DAV2_HEADS = {
@@ -76,12 +81,14 @@ class DepthAnythingV2(BaseModel):
             encoder if isinstance(encoder, str) else '',
             (64, tuple(arch['embed_dim'] // d for d in (8, 4, 2, 1))))
         self.encoder_name = encoder if isinstance(encoder, str) else 'custom'
-        self.pretrained = DINOv2ViT(arch, fused_attn=fused_attn,
-                                    drop_path_rate=drop_path_rate, with_cp=with_cp)
-        self.depth_head = DPTHead(
-            arch['embed_dim'], features or default_features,
-            out_channels or default_channels, use_bn=use_bn, use_clstoken=use_clstoken,
-            final_relu_after_upsample=final_relu_after_upsample)
+        self.pretrained = MODELS.build(dict(
+            type='DINOv2ViT', arch=arch, fused_attn=fused_attn,
+            drop_path_rate=drop_path_rate, with_cp=with_cp))
+        self.depth_head = MODELS.build(dict(
+            type='DPTHead', in_channels=arch['embed_dim'],
+            features=features or default_features,
+            out_channels=out_channels or default_channels, use_bn=use_bn,
+            use_clstoken=use_clstoken, final_relu_after_upsample=final_relu_after_upsample))
         self.checkpoint = checkpoint
         if checkpoint is not None:
             from ..checkpoint_loading import load_depth_checkpoint

@@ -7,12 +7,15 @@ import numpy as np
 import torch
 from mmengine.logging import MessageHub
 
+from mmdistilldepth.evaluation.functional.alignment import fit_scale_shift_batched
 from mmdistilldepth.registry import MODELS
 from .base_teacher import BaseTeacher
 
 
 def align_scale_shift(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Least-squares scale and shift per image that map ``source`` onto ``target``.
+
+    The fit is :func:`~mmdistilldepth.evaluation.functional.fit_scale_shift_batched`.
 
     Args:
         source (Tensor): (B, 1, H, W).
@@ -21,14 +24,9 @@ def align_scale_shift(source: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     Returns:
         Tensor: ``scale * source + shift``, (B, 1, H, W).
     """
-    x = source.flatten(1).double()
-    y = target.flatten(1).double()
-    x_mean, y_mean = x.mean(1, keepdim=True), y.mean(1, keepdim=True)
-    var = ((x - x_mean) ** 2).mean(1, keepdim=True)
-    cov = ((x - x_mean) * (y - y_mean)).mean(1, keepdim=True)
-    scale = cov / var.clamp(min=1e-12)
-    shift = y_mean - scale * x_mean
-    return (scale * x + shift).view_as(source).to(source.dtype)
+    scale, shift = fit_scale_shift_batched(source, target)
+    view = (-1,) + (1,) * (source.dim() - 1)
+    return (scale.view(view) * source.float() + shift.view(view)).to(source.dtype)
 
 
 @MODELS.register_module()
@@ -69,6 +67,8 @@ class AssistantGuidedTeacher(BaseTeacher):
                              f'got {assistant_prob}')
         self.primary = MODELS.build(primary)
         self.assistant = MODELS.build(assistant)
+        self.uses_gt_depth = any(getattr(t, 'uses_gt_depth', False)
+                                 for t in (self.primary, self.assistant))
         self.mode = mode
         self.assistant_prob = assistant_prob
         self.tau = tau

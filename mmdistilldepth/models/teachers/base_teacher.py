@@ -7,6 +7,9 @@ import torch
 from torch import nn
 
 
+from ..utils import freeze
+
+
 class BaseTeacher(nn.Module):
     """A frozen depth model that turns RGB views into disparity pseudo-labels.
 
@@ -18,15 +21,17 @@ class BaseTeacher(nn.Module):
     ``torch.inference_mode()``.
     """
 
+    #: Whether :meth:`predict` reads ``gt_depth``. The distiller cuts the true depth
+    #: of each view (with the same boxes as the images) only for such a teacher.
+    uses_gt_depth: bool = False
+
     def __init__(self) -> None:
         super().__init__()
         self.eval()
 
     def freeze(self) -> None:
         """Make every parameter of this teacher non-trainable and switch to eval."""
-        for p in self.parameters():
-            p.requires_grad_(False)
-        self.eval()
+        freeze(self)
 
     def train(self, mode: bool = True) -> 'BaseTeacher':
         # A teacher ignores runner.train(): it stays in eval mode.
@@ -41,8 +46,8 @@ class BaseTeacher(nn.Module):
             images (Tensor): RGB in [0, 1], shape (B, 3, H, W). Each teacher applies
                 its own normalization.
             gt_depth (Tensor, optional): (B, 1, H, W) true depth in metres of the same
-                views. Only the synthetic world has it; only ``SimulatedTeacher``
-                reads it, real teachers ignore it.
+                views, given when :attr:`uses_gt_depth` is True; other teachers
+                ignore it.
 
         Returns:
             Tensor: relative disparity (B, 1, H, W), float32, at the input size.

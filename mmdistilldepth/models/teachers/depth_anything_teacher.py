@@ -6,7 +6,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from mmdistilldepth.apis.preprocessing import IMAGENET_MEAN, IMAGENET_STD, dav2_input_size
+from mmdistilldepth.apis.preprocessing import dav2_input_size
+from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
 from mmdistilldepth.registry import MODELS
 from ..checkpoint_loading import load_depth_checkpoint
 from .base_teacher import BaseTeacher

@@ -46,6 +46,8 @@ class SimulatedTeacher(BaseTeacher):
         noise_cells (int): the error field's resolution (cells per side).
     """
 
+    uses_gt_depth = True
+
     def __init__(self, internal_size: int = 32,
                  scale_range: Sequence[float] = (0.5, 2.0),
                  shift_range: Sequence[float] = (0.0, 0.5),

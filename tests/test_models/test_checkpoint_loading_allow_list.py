@@ -1,6 +1,14 @@
-"""mmengine 0.10.7 resume / load_from under torch >= 2.6, with weights_only kept on."""
+"""mmdistilldepth/models/checkpoint_loading.py: the weights_only allow-list for MMEngine.
+
+mmengine 0.10.7 resume / load_from under torch >= 2.6, with weights_only kept on, and
+an import of the package that leaves torch's allow-list alone.
+"""
 import collections
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -8,7 +16,48 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-import mmdistilldepth  # noqa: F401  (installs the allow-list)
+from mmdistilldepth.models.checkpoint_loading import allow_mmengine_checkpoints
+
+# What the package's load paths (read_checkpoint, check_checkpoint_safe before a
+# resume) do before MMEngine reads a checkpoint.
+allow_mmengine_checkpoints()
+
+
+def _fresh_python(code: str) -> str:
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env['PYTHONPATH'] = root + os.pathsep + env.get('PYTHONPATH', '')
+    out = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_import_changes_no_global_state():
+    out = _fresh_python("""
+        import torch
+        # Third-party modules that register their own safe globals when imported
+        # (torch's DTensor) are imported first: only the package's effect is measured.
+        import torch.distributed.tensor, mmengine.runner, timm, torchvision  # noqa
+        before = list(torch.serialization.get_safe_globals())
+        import mmdistilldepth, mmdistilldepth.models, mmdistilldepth.engine  # noqa
+        import mmdistilldepth.utils, mmdistilldepth.apis  # noqa
+        after = list(torch.serialization.get_safe_globals())
+        print(before == after, len(after))
+    """)
+    assert out.split()[0] == 'True', out
+
+
+def test_checkpoint_check_installs_the_allow_list():
+    out = _fresh_python("""
+        import torch
+        from mmengine.logging import HistoryBuffer
+        from mmdistilldepth.engine import check_checkpoint_safe
+        assert HistoryBuffer not in torch.serialization.get_safe_globals()
+        check_checkpoint_safe(None)  # what tools/train.py calls before a resume
+        print(HistoryBuffer in torch.serialization.get_safe_globals())
+    """)
+    assert out.split()[0] == 'True', out
 
 
 class _Toy(BaseModel):
@@ -30,6 +79,16 @@ class _Data(Dataset):
 
     def __getitem__(self, i):
         return dict(inputs=torch.tensor([float(i), 1.0]))
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """The runners below make 'mmengine' the default scope; later tests build ours."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in set(DefaultScope._instance_dict) - before:
+        del DefaultScope._instance_dict[name]
 
 
 def _runner(work_dir, **kwargs):

@@ -1,0 +1,3 @@
+from .freeze import freeze
+
+__all__ = ['freeze']
