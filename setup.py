@@ -38,8 +38,12 @@ setup(
         # MarigoldTeacher (diffusers' Marigold pipeline imports transformers), and the
         # empty-prompt embedding of either diffusion teacher: docs/diffusion_teachers.md
         'diffusion': ['transformers==5.24.0', 'scipy'],
-        # transformers so that the diffusion-teacher tests run in full
-        'tests': ['pytest', 'onnx', 'onnxruntime', 'h5py', 'scipy', 'transformers==5.24.0'],
+        # tools/demo.py, the local web demo (requirements/demo.txt, docs/demo.md)
+        'demo': ['gradio>=6.31,<7', 'gradio_client>=2.7.2,<3'],
+        # transformers so that the diffusion-teacher tests run in full; gradio and
+        # playwright (driving the system chromium) for the demo's server and browser tests
+        'tests': ['pytest', 'onnx', 'onnxruntime', 'h5py', 'scipy', 'transformers==5.24.0',
+                  'gradio>=6.31,<7', 'gradio_client>=2.7.2,<3', 'playwright>=1.65.2,<2'],
     },
     license='Apache-2.0',
 )
