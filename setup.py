@@ -22,6 +22,7 @@ EXTRAS = {
     'diffusion': 'diffusion',  # GenPercept and Marigold teachers
     'hf': 'hf',  # Hugging Face hub ids, transformers export
     'export': 'export',  # ONNX
+    'demo': 'demo',  # tools/demo.py, the local web demo (docs/demo.md)
     'all': 'optional',  # every extra above
     'tests': 'tests',  # the test suite: all of it runs, nothing skips
     'docs': 'docs',  # the figures in docs/

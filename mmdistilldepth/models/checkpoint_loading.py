@@ -23,6 +23,7 @@ Layouts recognised from the key names:
 A path may also be a transformers folder or a hub reference ``hf://ORG/NAME[/PATH]``
 (:mod:`mmdistilldepth.utils.hub`). Files are read with ``safetensors`` or
 ``torch.load(weights_only=True)``: loading never runs code from a pickle.
+
 This module is the one home of checkpoint *loading*: reading files, their layouts,
 and the ``weights_only`` allow-list for MMEngine's own checkpoints
 (:func:`allow_mmengine_checkpoints`). Writing checkpoints atomically and the resume
