@@ -35,9 +35,7 @@ from mmengine.config import Config
 from tqdm import tqdm
 
 from mmdistilldepth.apis import inference_depth, init_model
-from mmdistilldepth.apis.outputs import (DEFAULT_DEPTH_RANGE, DEFAULT_FOV_DEG,
-                                         colorize_disparity, disparity_to_points,
-                                         disparity_to_uint16, write_ply)
+from mmdistilldepth.apis.outputs import DEFAULT_DEPTH_RANGE, DEFAULT_FOV_DEG, save_outputs
 from mmdistilldepth.models.checkpoint_loading import CheckpointError
 from mmdistilldepth.utils import UserInputError, check_file, load_config, one_line_errors
 from mmdistilldepth.utils.image_io import UnreadableFileError, read_rgb
@@ -150,18 +148,6 @@ def training_input_size(cfg: Config, checkpoint: Optional[str]) -> Tuple[Optiona
     return (size, 'the config') if size else (None, "the estimator's default")
 
 
-def save_outputs(rgb: np.ndarray, disparity: np.ndarray, stem: str, args) -> None:
-    if 'color' in args.save:
-        cv2.imwrite(f'{stem}_color.png', colorize_disparity(disparity))
-    if 'png16' in args.save:
-        cv2.imwrite(f'{stem}_disparity16.png', disparity_to_uint16(disparity))
-    if 'npy' in args.save:
-        np.save(f'{stem}_disparity.npy', disparity.astype(np.float32))
-    if 'ply' in args.save:
-        points = disparity_to_points(disparity, args.fov, tuple(args.depth_range))
-        write_ply(f'{stem}.ply', points, rgb.reshape(-1, 3))
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     with one_line_errors('infer'):
@@ -190,7 +176,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         disparity = inference_depth(model, rgb, max_size=args.max_size, **size_kwargs)
         stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
-        save_outputs(rgb, disparity, stem, args)
+        save_outputs(rgb, disparity, stem, args.save, args.fov, tuple(args.depth_range))
     print(f'{len(files) - len(failed)} of {len(files)} images written to {args.out_dir}'
           + (f'; {len(failed)} failed' if failed else ''))
     return 1 if failed else 0

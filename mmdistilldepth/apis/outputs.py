@@ -7,7 +7,7 @@ unknown, so every product here first normalizes it per image to [0, 1]
 from __future__ import annotations
 
 import math
-from typing import Tuple, Union
+from typing import Dict, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -96,3 +96,44 @@ def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> None:
     with open(path, 'wb') as f:
         f.write(header.encode('ascii'))
         f.write(vertex.tobytes())
+
+
+#: The files :func:`save_outputs` can write, by product name, as suffixes of a stem.
+PRODUCT_SUFFIXES = {'color': '_color.png', 'png16': '_disparity16.png',
+                    'npy': '_disparity.npy', 'ply': '.ply'}
+
+
+def save_outputs(rgb: np.ndarray, disparity: np.ndarray, stem: str,
+                 products: Sequence[str] = tuple(PRODUCT_SUFFIXES),
+                 fov_deg: float = DEFAULT_FOV_DEG,
+                 depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE) -> Dict[str, str]:
+    """Write the products of one prediction (``tools/infer.py`` and the demo).
+
+    Args:
+        rgb (ndarray): the image, RGB uint8 (H, W, 3).
+        disparity (ndarray): its relative disparity (H, W).
+        stem (str): path prefix: ``out/photo`` gives ``out/photo_color.png`` etc.
+        products (sequence of str): any of ``color`` (colour PNG), ``png16``
+            (16-bit PNG of the normalized disparity), ``npy`` (raw float32) and
+            ``ply`` (point cloud, assuming ``fov_deg`` and ``depth_range``).
+        fov_deg (float): assumed horizontal field of view of the ``.ply`` (degrees).
+        depth_range (tuple): assumed (near, far) depth of the ``.ply``.
+
+    Returns:
+        dict: product name -> the path written.
+    """
+    import cv2
+    unknown = set(products) - set(PRODUCT_SUFFIXES)
+    if unknown:
+        raise ValueError(f'unknown products {sorted(unknown)}; choose from {list(PRODUCT_SUFFIXES)}')
+    paths = {name: stem + PRODUCT_SUFFIXES[name] for name in products}
+    if 'color' in paths:
+        cv2.imwrite(paths['color'], colorize_disparity(disparity))
+    if 'png16' in paths:
+        cv2.imwrite(paths['png16'], disparity_to_uint16(disparity))
+    if 'npy' in paths:
+        np.save(paths['npy'], disparity.astype(np.float32))
+    if 'ply' in paths:
+        points = disparity_to_points(disparity, fov_deg, tuple(depth_range))
+        write_ply(paths['ply'], points, rgb.reshape(-1, 3))
+    return paths

@@ -26,6 +26,3 @@ class ScanNetDataset(BaseDepthBenchmark):
                 scene, 'depth', osp.splitext(name)[0] + '.png')))
         return entries
 
-
-__all__ = ['NYUv2Dataset', 'KITTIEigenDataset', 'ETH3DDataset', 'DIODEDataset',
-           'ScanNetDataset']
