@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import load_tool, require_fixture
+from tests.conftest import load_tool, require_fixture
 from mmdistilldepth.apis import init_model
 from mmdistilldepth.models.hf_layout import dav2_to_hf, hf_to_dav2
 
