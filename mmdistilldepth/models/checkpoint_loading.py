@@ -26,9 +26,12 @@ A path may also be a transformers folder or a hub reference ``hf://ORG/NAME[/PAT
 
 This module is the one home of checkpoint *loading*: reading files, their layouts,
 and the ``weights_only`` allow-list for MMEngine's own checkpoints
-(:func:`allow_mmengine_checkpoints`). Writing checkpoints atomically and the resume
-check live in :mod:`mmdistilldepth.engine.checkpoint_io`;
-:mod:`mmdistilldepth.utils.checkpoint_compat` re-exports the allow-list.
+(:func:`allow_mmengine_checkpoints`), and the checks before MMEngine loads a
+checkpoint for ``--resume`` or ``load_from`` (:func:`check_checkpoint_safe`,
+:func:`unsafe_globals`, :func:`latest_checkpoint`). Writing checkpoints atomically
+lives in :mod:`mmdistilldepth.engine.checkpoint_io` (which re-exports the checks
+under their old import path); :mod:`mmdistilldepth.utils.checkpoint_compat`
+re-exports the allow-list.
 
 MMEngine's checkpoints under torch >= 2.6:
 
@@ -47,7 +50,7 @@ exactly those statistics methods and refuses everything else.
 
 The allow-list is a global of torch, so importing the package does not touch it:
 :func:`allow_mmengine_checkpoints` runs where checkpoints are loaded
-(:func:`read_checkpoint`, :func:`~mmdistilldepth.engine.check_checkpoint_safe`
+(:func:`read_checkpoint`, :func:`check_checkpoint_safe`
 before a resume or ``load_from``).
 """
 from __future__ import annotations
@@ -56,7 +59,7 @@ import os
 import pickle
 import re
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -106,6 +109,101 @@ def allow_mmengine_checkpoints() -> None:
     HistoryBuffer()  # registers the default statistics methods on the class
     add_safe_globals([HistoryBuffer, *_numpy_globals(),
                       (_history_buffer_getattr, 'builtins.getattr')])
+
+
+CONVERT_HINT = ('python tools/model_converters/convert_checkpoint.py {path} OUT.pth --to ours '
+                '--unsafe-allow-pickle (keeps the student weights; start from them with '
+                'load_from=OUT.pth)')
+
+
+def unsafe_globals(path: str) -> List[str]:
+    """The objects in a torch checkpoint that ``weights_only=True`` would refuse.
+
+    Reads the pickle's opcodes only (no tensor data, nothing is run). The allow-list
+    is torch's plus what :mod:`mmdistilldepth` adds for MMEngine's own checkpoints.
+
+    Raises:
+        UserInputError: the file is not a readable torch checkpoint.
+    """
+    from mmdistilldepth.utils.cli import UserInputError
+    allow_mmengine_checkpoints()
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except (RuntimeError, ValueError, pickle.UnpicklingError, EOFError, OSError):
+        pass  # e.g. the legacy (non-zip) format: let a weights-only load decide
+    try:
+        torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.findall(r'GLOBAL (\S+)', str(exc))
+        return found or [str(exc).splitlines()[0]]
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise UserInputError(
+            f'checkpoint {path} is not a readable torch checkpoint '
+            f'({str(exc).splitlines()[0]}); it may be truncated (a save that was killed) '
+            'or another kind of file: give another checkpoint') from None
+    return []
+
+
+def check_checkpoint_safe(path: Optional[str], what: str = 'checkpoint') -> None:
+    """Refuse, in one line, a checkpoint MMEngine could not load without unpickling code.
+
+    MMEngine's ``resume`` and ``load_from`` read torch files with ``torch.load``,
+    which under torch >= 2.6 is ``weights_only=True``: a file holding other objects
+    fails there with a long message. This check fails first, naming the objects and
+    the way to convert the file if it is trusted.
+
+    Args:
+        path (str, optional): the checkpoint; None or '' does nothing.
+        what (str): how the message names it (``'checkpoint to resume from'``).
+
+    Raises:
+        UserInputError: missing, not a torch checkpoint, safetensors (which MMEngine
+            cannot read), or in need of arbitrary unpickling.
+    """
+    from mmdistilldepth.utils.cli import UserInputError
+
+    # MMEngine's resume / load_from read the file next with weights_only=True.
+    allow_mmengine_checkpoints()
+    if not path:
+        return
+    if not os.path.isfile(path):
+        raise UserInputError(f'{what} {path} does not exist')
+    if path.endswith('.safetensors'):
+        raise UserInputError(
+            f'{what} {path} is a safetensors file, but MMEngine reads torch checkpoints '
+            f'here: convert it with python tools/model_converters/convert_checkpoint.py '
+            f"{path} OUT.pth --to ours, or give it as the model's own checkpoint "
+            '(model.student.checkpoint=PATH)')
+    unsafe = unsafe_globals(path)
+    if unsafe:
+        raise UserInputError(
+            f'{what} {path} holds objects that only arbitrary unpickling can load '
+            f'({", ".join(unsafe[:5])}{" ..." if len(unsafe) > 5 else ""}), which could '
+            'run code from the file, so it is refused. Only if you trust the file, '
+            f'convert it once: {CONVERT_HINT.format(path=path)}')
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``work_dir/last_checkpoint`` points to, as ``--resume`` finds it.
+
+    Returns:
+        str or None: None when there is no pointer (a fresh run).
+
+    Raises:
+        UserInputError: the pointer is empty or names a missing file.
+    """
+    from mmdistilldepth.utils.cli import UserInputError
+
+    pointer = os.path.join(work_dir, 'last_checkpoint')
+    if not os.path.isfile(pointer):
+        return None
+    with open(pointer, encoding='utf-8') as f:
+        path = f.read().strip()
+    if not path or not os.path.isfile(path):
+        raise UserInputError(
+            f'{pointer} points to {path or "nothing"!r}, which does not exist; resume from '
+            'a given checkpoint with --resume PATH (or delete the pointer to start over)')
+    return path
 
 
 class CheckpointError(RuntimeError):

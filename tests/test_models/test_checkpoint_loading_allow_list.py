@@ -60,6 +60,20 @@ def test_checkpoint_check_installs_the_allow_list():
     assert out.split()[0] == 'True', out
 
 
+def test_loading_checks_have_one_home_and_keep_their_old_paths():
+    from mmdistilldepth import engine
+    from mmdistilldepth.engine import checkpoint_io
+    from mmdistilldepth.models import checkpoint_loading
+    for name in ('check_checkpoint_safe', 'latest_checkpoint', 'unsafe_globals'):
+        home = getattr(checkpoint_loading, name)
+        assert home.__module__ == 'mmdistilldepth.models.checkpoint_loading'
+        assert getattr(engine, name) is home
+        assert getattr(checkpoint_io, name) is home
+    assert checkpoint_io.CONVERT_HINT is checkpoint_loading.CONVERT_HINT
+    with pytest.raises(AttributeError, match='no_such_name'):
+        checkpoint_io.no_such_name  # noqa: B018
+
+
 class _Toy(BaseModel):
     def __init__(self):
         super().__init__()
