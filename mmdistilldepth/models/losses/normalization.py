@@ -19,8 +19,9 @@ so both maps are normalized over the same pixels.
 Everything is plain vectorized torch, per image, masked, and each map is sorted
 once. The sort of the map the contexts were built from gives its quantiles and,
 since value contexts are contiguous runs of it, its medians at fixed positions.
-The sort of the other map gives the medians of every context of a level through
-running counts of that level's context ids along its sorted order. No Python loop
+The sort of the other map, then a stable integer sort of the context ids along it,
+makes each of its contexts an ascending run too, so its medians are also read at
+fixed positions. No Python loop
 runs over pixels or contexts (only over the few levels).
 
 ``hdn_compat=True`` reproduces the official HDN code (icoz69/HDN, demo.py) to
