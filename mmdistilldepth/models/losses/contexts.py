@@ -56,9 +56,12 @@ class DepthContexts:
         bsz, num = ids.shape[0], self.num_contexts
         # scatter_add, not bincount: bincount reads its input's max back to the host.
         flat = ids.flatten(1)
-        counts = ids.new_zeros(bsz, num + 1).scatter_add_(1, flat, torch.ones_like(flat))
+        ones = ids.new_ones(1, 1).expand_as(flat)
+        counts = ids.new_zeros(bsz, num + 1).scatter_add_(1, flat, ones)
         self.counts = counts[:, :num]
-        self.levels_per_pixel = (ids < num).sum(1)
+        # A sum over levels of (B, N) rows: reducing the middle dim is ~2x slower.
+        self.levels_per_pixel = sum((ids[:, level] < num).long()
+                                    for level in range(ids.shape[1]))
 
     @property
     def num_contexts(self) -> int:
@@ -113,6 +116,33 @@ def argsort_rows(keys: Tensor) -> Tensor:
     return _argsort_rows(keys.detach().contiguous())
 
 
+@torch.library.custom_op('mmdistilldepth::stable_argsort_small', mutates_args=())
+def _stable_argsort_small(keys: Tensor) -> Tensor:
+    return torch.sort(keys, dim=-1, stable=True).indices
+
+
+@_stable_argsort_small.register_kernel('cpu')
+def _stable_argsort_small_cpu(keys: Tensor) -> Tensor:
+    # numpy sorts 8- and 16-bit integers stably by radix sort, in linear time.
+    return torch.from_numpy(np.argsort(keys.numpy(), axis=-1, kind='stable')).to(torch.long)
+
+
+@_stable_argsort_small.register_fake
+def _(keys: Tensor) -> Tensor:
+    return torch.empty_like(keys, dtype=torch.long)
+
+
+def stable_argsort_small(keys: Tensor) -> Tensor:
+    """Stable ascending order along the last dim of small integer keys (uint8).
+
+    One operator, ``mmdistilldepth::stable_argsort_small``, with fixed output shape:
+    on the CPU numpy's radix sort, elsewhere ``torch.sort(stable=True)``. It groups
+    a map's ascending order by context id while keeping each context ascending, so
+    the k-th member of a context sits at a fixed position. No gradient.
+    """
+    return _stable_argsort_small(keys.detach().contiguous())
+
+
 def masked_sort(x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     """Sort each image's valid values in ascending order, invalid pixels last.
 
@@ -125,19 +155,16 @@ def masked_sort(x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         ``order`` (B, N) int64 the pixel index of each sorted value, and
         ``n_valid`` (B,) int64 the number of valid pixels. No gradient.
     """
+    keys, order, n_valid = _masked_order(x, mask)
+    return keys.gather(1, order), order, n_valid
+
+
+def _masked_order(x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """:func:`masked_sort` without gathering the sorted values: returns the unsorted
+    ``keys`` (B, N) (``+inf`` where invalid), ``order`` and ``n_valid``."""
     x, mask = flatten_maps(x, 'x').detach(), flatten_maps(mask, 'mask')
     keys = torch.where(mask, x, float('inf'))
-    order = argsort_rows(keys)
-    return keys.gather(1, order), order, mask.sum(1)
-
-
-def _valid_min_max(values: Tensor, n_valid: Tensor) -> Tuple[Tensor, Tensor]:
-    """Min and max (B, 1) of sorted rows with ``n_valid`` valid entries (0 if none)."""
-    last = (n_valid - 1).clamp(min=0).unsqueeze(1)
-    empty = (n_valid == 0).unsqueeze(1)
-    lo = values[:, :1].masked_fill(empty, 0)
-    hi = values.gather(1, last).masked_fill(empty, 0)
-    return lo, hi
+    return keys, argsort_rows(keys), mask.sum(1)
 
 
 def _bin_ids(x: Tensor, mask: Tensor, lo: Tensor, hi: Optional[Tensor], offset: int,
@@ -155,17 +182,19 @@ def _bin_ids(x: Tensor, mask: Tensor, lo: Tensor, hi: Optional[Tensor], offset: 
         none (int): the id meaning "in no context".
 
     Returns:
-        Tensor: (B, N) int64 ids ``offset + i``, or ``none``.
+        Tensor: (B, N) ids ``offset + i``, or ``none``; uint8 when ``none < 255``,
+        else int32 (small integers make these passes ~3x cheaper than int64).
     """
     # The number of left edges above lo[0] that x reaches: S - 1 vectorized
     # comparisons (S <= 4 in practice) beat a per-pixel binary search.
-    ids = torch.full_like(x, offset, dtype=torch.long)
+    small = torch.uint8 if none < 255 else torch.int32
+    ids = torch.zeros_like(x, dtype=small)
     for i in range(1, lo.shape[1]):
         ids += x >= lo[:, i:i + 1]
     inside = mask
     if hi is not None:
-        inside = inside & (x < hi.gather(1, ids - offset))
-    return torch.where(inside, ids, none)
+        inside = inside & (x < hi.gather(1, ids.long()))
+    return torch.where(inside, ids + offset, none)
 
 
 def _level_offsets(sizes: Sequence[int]) -> Tuple[int, ...]:
@@ -192,7 +221,7 @@ def global_contexts(target: Tensor, mask: Tensor) -> DepthContexts:
     Returns:
         DepthContexts: one level with one context.
     """
-    _, order, _ = masked_sort(target, mask)
+    _, order, _ = _masked_order(target, mask)
     valid = flatten_maps(mask, 'mask')
     ids = (~valid).long().unsqueeze(1)
     return DepthContexts(ids, (1, ), _spatial_shape(mask), 'global', order)
@@ -230,14 +259,18 @@ def range_contexts(target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 2, 
         DepthContexts: ``sum(levels)`` contexts.
     """
     levels = _check_levels(levels)
-    values, order, n_valid = masked_sort(target, mask)
+    keys, order, n_valid = _masked_order(target, mask)
     x, valid = flatten_maps(target, 'target').detach(), flatten_maps(mask, 'mask')
-    d_min, d_max = _valid_min_max(values, n_valid)
+    # Only the first and the last valid sorted values are needed.
+    last = (n_valid - 1).clamp(min=0).unsqueeze(1)
+    ends = keys.gather(1, order.gather(1, torch.cat([torch.zeros_like(last), last], 1)))
+    ends = ends.masked_fill((n_valid == 0).unsqueeze(1), 0)
+    d_min, d_max = ends[:, :1], ends[:, 1:]
     level_ids = []
     for segments, offset in zip(levels, _level_offsets(levels)):
         lo, hi = range_edges(d_min, d_max, segments, hdn_compat)
         level_ids.append(_bin_ids(x, valid, lo, hi, offset, sum(levels)))
-    ids = torch.stack(level_ids, dim=1)
+    ids = torch.stack(level_ids, dim=1).long()
     return DepthContexts(ids, levels, _spatial_shape(mask), 'range', order)
 
 
@@ -302,7 +335,7 @@ def quantile_contexts(target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 
         edges = sorted_quantile(values, n_valid, [i * bin_size for i in range(segments + 1)])
         hi = edges[:, 1:] if hdn_compat else None
         level_ids.append(_bin_ids(x, valid, edges[:, :-1], hi, offset, sum(levels)))
-    ids = torch.stack(level_ids, dim=1)
+    ids = torch.stack(level_ids, dim=1).long()
     return DepthContexts(ids, levels, _spatial_shape(mask), 'quantile', order)
 
 

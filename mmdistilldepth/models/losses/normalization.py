@@ -19,8 +19,9 @@ so both maps are normalized over the same pixels.
 Everything is plain vectorized torch, per image, masked, and each map is sorted
 once. The sort of the map the contexts were built from gives its quantiles and,
 since value contexts are contiguous runs of it, its medians at fixed positions.
-The sort of the other map gives the medians of every context of a level through
-running counts of that level's context ids along its sorted order. No Python loop
+The sort of the other map, then a stable integer sort of the context ids along it,
+makes each of its contexts an ascending run too, so its medians are also read at
+fixed positions. No Python loop
 runs over pixels or contexts (only over the few levels).
 
 ``hdn_compat=True`` reproduces the official HDN code (icoz69/HDN, demo.py) to
@@ -58,42 +59,33 @@ import torch
 from torch import Tensor
 
 from .contexts import (DepthContexts, argsort_rows, build_contexts, flatten_maps,
-                       global_contexts)
+                       global_contexts, stable_argsort_small)
 
 
-def _kth_positions(ids: Tensor, counts: Tensor, ranks: Tensor, order: Tensor,
-                   size: int, monotone: bool) -> Tensor:
-    """Positions in the sorted order of the ``ranks``-th member of each context.
+def _kth_positions(counts: Tensor, ranks: Tensor, n: int) -> Tensor:
+    """Positions of the ``ranks``-th member of each context when a level's contexts
+    are contiguous runs of an order, in context order.
 
     Args:
-        ids (Tensor): (B, N) local context ids of one level, in [0, size].
-        counts (Tensor): (B, size) members per context.
-        ranks (Tensor): (B, size, Q) 1-based ranks wanted (may be out of range).
-        order (Tensor): (B, N) ascending order of the map.
-        size (int): contexts at this level.
-        monotone (bool): ids are nondecreasing along ``order`` (value contexts of
-            the map they were built from), so contexts are contiguous runs.
+        counts (Tensor): (B, S) members of the level's S contexts.
+        ranks (Tensor): (B, S, Q) 1-based ranks wanted (may be out of range).
+        n (int): pixels per image.
 
     Returns:
-        Tensor: (B, size, Q) int64 positions, clamped into [0, N - 1].
+        Tensor: (B, S, Q) int64 positions, clamped into [0, N - 1].
     """
-    n = ids.shape[1]
-    if monotone:
-        starts = counts.cumsum(1) - counts
-        positions = starts.unsqueeze(-1) + ranks - 1
-    else:
-        # Small labels make the random-access gather along the order ~10x cheaper.
-        small = torch.uint8 if size < 256 else torch.int32
-        ids_sorted = ids.to(small).gather(1, order)
-        labels = torch.arange(size, device=ids.device, dtype=small).view(1, size, 1)
-        running = (ids_sorted.unsqueeze(1) == labels).cumsum(-1, dtype=torch.int32)
-        positions = torch.searchsorted(running, ranks.to(torch.int32))
-    return positions.clamp(0, n - 1)
+    starts = counts.cumsum(1) - counts
+    return (starts.unsqueeze(-1) + ranks - 1).clamp(0, n - 1)
 
 
-def _context_medians(x: Tensor, contexts: DepthContexts, is_source: bool,
-                     hdn_compat: bool) -> Tensor:
-    """(B, K) median of every context (0 when empty), differentiable in ``x``."""
+def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool,
+                  hdn_compat: bool) -> Tensor:
+    """(B, K, Q) pixel indices of the middle value(s) of every context, no gradient.
+
+    ``Q`` is 1 with ``hdn_compat`` (the lower median), else 2 (the two middle values,
+    equal for odd counts). Empty contexts point at an arbitrary pixel.
+    """
+    x = x.detach()
     bsz, num = x.shape[0], contexts.num_contexts
     counts = contexts.counts
     if is_source and contexts.source_order is not None:
@@ -110,15 +102,33 @@ def _context_medians(x: Tensor, contexts: DepthContexts, is_source: bool,
     if not hdn_compat:
         ranks.append(counts.div(2, rounding_mode='floor') + 1)
     ranks = torch.stack(ranks, dim=-1)
+    grouped = None
+    if not monotone:
+        # Each level's context ids along the ascending order, sorted stably: the
+        # members of a context become one ascending run, contexts in id order.
+        # Small ids make the random-access gather and the radix sort cheap.
+        small = (torch.uint8 if num < 255 else torch.int16 if num < 32767 else
+                 torch.int32)
+        ids = contexts.ids
+        ids_sorted = ids.to(small).gather(2, order.unsqueeze(1).expand(ids.shape))
+        grouped = stable_argsort_small(ids_sorted)  # (B, L, N)
     positions = []
     for level, (offset, size) in enumerate(zip(contexts.offsets, contexts.sizes)):
-        local = contexts.ids[:, level] - offset  # in [0, size], size = none
-        positions.append(_kth_positions(local, counts[:, offset:offset + size],
-                                        ranks[:, offset:offset + size], order, size,
-                                        monotone))
-    pixels = order.gather(1, torch.cat(positions, dim=1).flatten(1))
-    middle = x.gather(1, pixels).view(bsz, num, -1)
-    return middle.mean(-1).masked_fill(counts == 0, 0)
+        pos = _kth_positions(counts[:, offset:offset + size],
+                             ranks[:, offset:offset + size], x.shape[1]).flatten(1)
+        if grouped is not None:
+            pos = grouped[:, level].gather(1, pos)
+        positions.append(pos)
+    pixels = order.gather(1, torch.cat(positions, dim=1))
+    return pixels.view(bsz, num, -1)
+
+
+def _context_medians(x: Tensor, contexts: DepthContexts, is_source: bool,
+                     hdn_compat: bool) -> Tensor:
+    """(B, K) median of every context (0 when empty), differentiable in ``x``."""
+    pixels = median_pixels(x, contexts, is_source, hdn_compat)
+    middle = x.gather(1, pixels.flatten(1)).view(pixels.shape)
+    return middle.mean(-1).masked_fill(contexts.counts == 0, 0)
 
 
 def _center(x: Tensor, contexts: DepthContexts, is_source: bool,

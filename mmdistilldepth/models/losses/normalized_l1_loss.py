@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
 from .contexts import GROUPINGS, NORMALIZATIONS, build_contexts
-from .normalization import normalize_flat
+from .normalization import median_pixels, normalize_flat
 
 
 def outside_inference_mode(x: Tensor) -> Tensor:
@@ -81,6 +81,67 @@ def reduce_pixel_loss(loss: Tensor, mask: Tensor, batch_mean: bool) -> Tensor:
     return mean_over_images(loss.flatten(1).sum(1), mask.flatten(1).sum(1))
 
 
+def _with_none_column(values: Tensor) -> Tensor:
+    """(B, K) -> (B, K + 1): column K, "in no context", holds 0."""
+    return torch.cat([values, values.new_zeros(values.shape[0], 1)], dim=1)
+
+
+class _NormalizedL1Error(torch.autograd.Function):
+    """Per-pixel ``sum_l |N_l(x) - N_l(target)|`` with a closed-form backward.
+
+    ``N_l(x) = (x - m) / (s + eps)`` in the pixel's context at level ``l``, ``m`` the
+    context's median (the mean of its middle pixels), ``s`` its mean absolute
+    deviation ``sum |x - m| / D``. The backward is autograd's for the same
+    expression (``d|u|/du = sign(u)``, 0 at 0; the median's gradient goes to its
+    middle pixels), written out so that it touches each (B, L, N) tensor a few
+    times instead of saving and replaying a dozen gathers and scatters.
+
+    Inputs: ``x`` (B, N); ``norm_target`` (B, L, N) the normalized target;
+    ``ids`` (B, L, N) context ids (K = none); ``counts`` (B, K); ``pixels``
+    (B, K, Q) middle pixels of the contexts in ``x``; ``denom`` (B, K) the
+    divisor D of the scale; ``eps``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, norm_target, ids, counts, pixels, denom, eps):
+        bsz, num = counts.shape
+        flat = ids.flatten(1)
+        shift = x.gather(1, pixels.flatten(1)).view(pixels.shape).mean(-1)
+        shift = shift.masked_fill(counts == 0, 0)
+        centered = x.unsqueeze(1) - _with_none_column(shift).gather(1, flat).view_as(ids)
+        total = x.new_zeros(bsz, num + 1).scatter_add_(1, flat, centered.abs().flatten(1))
+        inv = 1 / (total[:, :num] / denom + eps)
+        inv_px = _with_none_column(inv).gather(1, flat).view_as(ids)
+        diff = centered * inv_px - norm_target
+        ctx.save_for_backward(ids, counts, pixels, denom, inv, inv_px, centered,
+                              diff.sign())
+        return diff.abs().sum(1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ids, counts, pixels, denom, inv, inv_px, centered, sign_diff = ctx.saved_tensors
+        bsz, num = counts.shape
+        flat = ids.flatten(1)
+
+        def per_context(values: Tensor) -> Tensor:
+            out = values.new_zeros(bsz, num + 1)
+            return out.scatter_add_(1, flat, values.flatten(1))[:, :num]
+
+        g = grad.unsqueeze(1) * sign_diff  # dL / dN_l(x_i)
+        grad_x = (g * inv_px).sum(1)
+        g_inv = per_context(g * centered)  # dL / d(1 / (s + eps))
+        g_shift = -inv * per_context(g)
+        g_dev = -(inv * inv) * g_inv / denom  # dL / d(sum |x - m|)
+        sign_centered = centered.sign()
+        grad_x = grad_x + (sign_centered * _with_none_column(g_dev).gather(
+            1, flat).view_as(ids)).sum(1)
+        g_shift = g_shift - g_dev * per_context(sign_centered)
+        g_shift = g_shift.masked_fill(counts == 0, 0) / pixels.shape[-1]
+        grad_x = grad_x.scatter_add(1, pixels.flatten(1),
+                                    g_shift.unsqueeze(-1).expand(pixels.shape).flatten(1))
+        return grad_x, None, None, None, None, None, None
+
+
 def normalized_l1_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None,
                        normalization: str = 'hybrid', grouping: str = 'range',
                        levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False,
@@ -110,9 +171,13 @@ def normalized_l1_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = No
     if contexts is None:
         return reduce_pixel_loss((pred - target).abs(), mask, hdn_compat)
     norm_target = normalize_flat(target.flatten(1), contexts, True, hdn_compat, eps)
-    norm_pred = normalize_flat(pred.flatten(1), contexts, False, hdn_compat, eps)
-    # Both are 0 outside a pixel's contexts, so those add nothing.
-    error = (norm_pred - norm_target).abs().sum(1)
+    pred = pred.flatten(1)
+    counts = contexts.counts
+    denom = counts + 1 if hdn_compat else counts.clamp(min=1)
+    # Both maps normalize to 0 outside a pixel's contexts, so those add nothing.
+    error = _NormalizedL1Error.apply(pred, norm_target, contexts.ids, counts,
+                                     median_pixels(pred, contexts, False, hdn_compat),
+                                     denom, eps)
     error = error / contexts.levels_per_pixel.clamp(min=1)
     return reduce_pixel_loss(error.view_as(mask), mask, hdn_compat)
 

@@ -159,3 +159,17 @@ def test_argsort_rows_is_an_ascending_order():
     assert torch.equal(order.sort(1).values, torch.arange(50).expand(3, 50))
     values = x.gather(1, order)
     assert (values[:, 1:] >= values[:, :-1]).all()
+
+
+def test_stable_argsort_small_groups_keys_and_keeps_order():
+    from mmdistilldepth.models.losses import contexts
+    keys = torch.randint(0, 5, (2, 3, 200), dtype=torch.uint8)
+    order = contexts.stable_argsort_small(keys)
+    assert order.dtype == torch.long and order.shape == keys.shape
+    grouped = keys.gather(-1, order)
+    assert (grouped[..., 1:] >= grouped[..., :-1]).all()
+    # stable: equal keys keep their original order
+    same = grouped[..., 1:] == grouped[..., :-1]
+    assert (order[..., 1:] > order[..., :-1])[same].all()
+    expected = torch.sort(keys.long(), dim=-1, stable=True).indices
+    assert torch.equal(order, expected)
