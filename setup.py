@@ -1,4 +1,5 @@
 """Installs the mmdistilldepth package (``pip install -e .``)."""
+
 import os.path as osp
 
 from setuptools import find_packages, setup

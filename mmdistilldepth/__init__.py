@@ -4,6 +4,7 @@ Importing the package changes no global state: torch's ``weights_only`` allow-li
 for MMEngine's checkpoints is extended where checkpoints are loaded
 (:func:`mmdistilldepth.models.checkpoint_loading.allow_mmengine_checkpoints`).
 """
+
 from .version import __version__
 
 __all__ = ['__version__']

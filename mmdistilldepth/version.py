@@ -1,4 +1,5 @@
 """The package version, and the versions of its core dependencies it supports."""
+
 from typing import Optional
 
 __version__ = '0.1.0'
@@ -20,19 +21,22 @@ def check_version(name: str, installed: str, minimum: str, maximum: Optional[str
             and the pip command that fixes it.
     """
     from mmengine.utils import digit_version  # handles '2.14.1+cu130', 'rc', 'dev'
+
     have = digit_version(installed)
     if have >= digit_version(minimum) and (maximum is None or have < digit_version(maximum)):
         return
     required = f'>={minimum}' + (f',<{maximum}' if maximum else '')
     raise ImportError(
         f'mmdistilldepth {__version__} needs {name}{required}, but {name} {installed} is '
-        f'installed: pip install "{name}{required}"')
+        f'installed: pip install "{name}{required}"'
+    )
 
 
 def check_dependencies() -> None:
     """Check the installed mmengine and torch against :data:`SUPPORTED_VERSIONS`."""
     import mmengine
     import torch
+
     for module in (mmengine, torch):
         minimum, maximum = SUPPORTED_VERSIONS[module.__name__]
         check_version(module.__name__, module.__version__, minimum, maximum)

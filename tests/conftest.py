@@ -5,6 +5,7 @@ are produced by the official implementations. A user's clone may not have them: 
 tests that need them are skipped with the reason. CI sets ``MDD_REQUIRE_FIXTURES=1``,
 which turns a missing fixture into a failure, so CI never skips them silently.
 """
+
 import os
 import os.path as osp
 
@@ -22,8 +23,10 @@ def require_fixture(*parts: str) -> str:
     path = osp.join(fixtures_root(), *parts)
     if osp.exists(path):
         return path
-    message = (f'reference fixture {path} is missing; set MDD_FIXTURES to the folder '
-               'that holds dav2_vits/, hdn_loss/ and eval_reference/')
+    message = (
+        f'reference fixture {path} is missing; set MDD_FIXTURES to the folder '
+        'that holds dav2_vits/, hdn_loss/ and eval_reference/'
+    )
     if os.environ.get('MDD_REQUIRE_FIXTURES') == '1':
         pytest.fail(message)
     pytest.skip(message)
@@ -33,6 +36,7 @@ def require_fixture(*parts: str) -> str:
 def _few_threads():
     """Keep tests predictable on small machines."""
     import torch
+
     torch.set_num_threads(min(2, torch.get_num_threads()))
     yield
 
@@ -40,6 +44,7 @@ def _few_threads():
 def load_tool(*parts: str):
     """Import a script under ``tools/`` (not a package) as a module, e.g. ``('infer.py',)``."""
     import importlib.util
+
     path = osp.join(REPO_ROOT, 'tools', *parts)
     name = '_tool_' + '_'.join(parts).replace('.py', '').replace('/', '_')
     spec = importlib.util.spec_from_file_location(name, path)

@@ -1,4 +1,5 @@
 """How the package declares its dependencies (setup.py, requirements/, constraints)."""
+
 import os
 import os.path as osp
 import re
@@ -18,17 +19,27 @@ CORE = ('torch', 'torchvision', 'timm', 'mmengine', 'mmcv-lite')
 
 
 def _run(code: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
-                          text=True, timeout=300,
-                          env={**os.environ, 'PYTHONPATH': REPO, **env})
+    return subprocess.run(
+        [sys.executable, '-c', code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, 'PYTHONPATH': REPO, **env},
+    )
 
 
 @pytest.fixture(scope='module')
 def metadata(tmp_path_factory):
     """requires.txt as setup.py writes it: {extra or '': [Requirement]}."""
     out = tmp_path_factory.mktemp('egg')
-    proc = subprocess.run([sys.executable, 'setup.py', '-q', 'egg_info', '-e', str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, 'setup.py', '-q', 'egg_info', '-e', str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     section, found = '', {'': []}
     with open(osp.join(out, 'mmdistilldepth.egg-info', 'requires.txt')) as f:
@@ -48,8 +59,9 @@ def _names(reqs):
 def test_metadata_has_ranges_not_pins(metadata):
     for extra, reqs in metadata.items():
         for req in reqs:
-            assert not any(s.operator in ('==', '===') for s in req.specifier), \
+            assert not any(s.operator in ('==', '===') for s in req.specifier), (
                 f'{req} in [{extra or "install_requires"}] is an exact pin'
+            )
     runtime = _names(metadata[''])
     assert set(CORE) <= runtime
     assert 'diffusers' not in runtime and 'transformers' not in runtime
@@ -71,9 +83,15 @@ def test_constraints_pin_what_ci_tests_inside_the_ranges(metadata):
             if line:
                 name, version = line.split('==')
                 pins[name.lower().replace('_', '-')] = Version(version)
-    expected = {'torch': '2.14.1', 'torchvision': '0.29.1', 'timm': '1.0.31',
-                'diffusers': '0.42.1', 'transformers': '5.24.0', 'mmengine': '0.10.7',
-                'mmcv-lite': '2.2.0'}
+    expected = {
+        'torch': '2.14.1',
+        'torchvision': '0.29.1',
+        'timm': '1.0.31',
+        'diffusers': '0.42.1',
+        'transformers': '5.24.0',
+        'mmengine': '0.10.7',
+        'mmcv-lite': '2.2.0',
+    }
     for name, version in expected.items():
         assert pins[name] == Version(version), name
     for reqs in metadata.values():
@@ -107,11 +125,14 @@ def test_supported_versions_agree_with_runtime_requirements(metadata):
             assert spec.contains('99.0')
 
 
-@pytest.mark.parametrize('module,version,range_', [
-    ('mmengine', '0.9.1', '>=0.10.0,<1.0.0'),
-    ('mmengine', '1.0.0', '>=0.10.0,<1.0.0'),
-    ('torch', '2.1.0+cu121', '>=2.5'),
-])
+@pytest.mark.parametrize(
+    'module,version,range_',
+    [
+        ('mmengine', '0.9.1', '>=0.10.0,<1.0.0'),
+        ('mmengine', '1.0.0', '>=0.10.0,<1.0.0'),
+        ('torch', '2.1.0+cu121', '>=2.5'),
+    ],
+)
 def test_import_checks_the_core_versions(module, version, range_):
     proc = _run(f'import {module}; {module}.__version__ = {version!r}; import mmdistilldepth')
     assert proc.returncode != 0
@@ -122,24 +143,28 @@ def test_import_checks_the_core_versions(module, version, range_):
 
 
 def test_import_accepts_the_installed_versions():
-    proc = _run('import torch, mmengine; torch.__version__ = "2.5.0+cpu"; '
-                'mmengine.__version__ = "0.10.0"; import mmdistilldepth; print("ok")')
+    proc = _run(
+        'import torch, mmengine; torch.__version__ = "2.5.0+cpu"; '
+        'mmengine.__version__ = "0.10.0"; import mmdistilldepth; print("ok")'
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr
 
 
 def test_package_and_default_model_never_import_diffusers():
-    code = '\n'.join([
-        'import sys',
-        'import mmdistilldepth',
-        'from mmengine.config import Config',
-        'from mmdistilldepth.registry import MODELS',
-        'from mmdistilldepth.utils import register_all_modules',
-        'register_all_modules()',
-        "cfg = Config.fromfile('configs/quickstart/cross_context_synthetic.py')",
-        'model = MODELS.build(cfg.model)',
-        "print(type(model).__name__, sorted(m for m in sys.modules if m.split('.')[0] == "
-        "'diffusers'))",
-    ])
+    code = '\n'.join(
+        [
+            'import sys',
+            'import mmdistilldepth',
+            'from mmengine.config import Config',
+            'from mmdistilldepth.registry import MODELS',
+            'from mmdistilldepth.utils import register_all_modules',
+            'register_all_modules()',
+            "cfg = Config.fromfile('configs/quickstart/cross_context_synthetic.py')",
+            'model = MODELS.build(cfg.model)',
+            "print(type(model).__name__, sorted(m for m in sys.modules if m.split('.')[0] == "
+            "'diffusers'))",
+        ]
+    )
     proc = _run(code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ['CrossContextDistiller', '[]'], proc.stdout

@@ -12,6 +12,7 @@ The page shows and offers for download exactly what ``tools/infer.py`` writes wi
 same ``--input-size`` and ``--max-size``; ``/predict`` is its API (docs/demo.md).
 Needs the optional extra: ``pip install "mmdistilldepth[demo]"``.
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -23,24 +24,46 @@ INSTALL_HINT = 'pip install "mmdistilldepth[demo]"'
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='A local web demo: depth for your images.')
-    parser.add_argument('config', nargs='?',
-                        help='model or distiller config (default: the quickstart job)')
+    parser.add_argument(
+        'config', nargs='?', help='model or distiller config (default: the quickstart job)'
+    )
     parser.add_argument('checkpoint', nargs='?', help='weights (.pth or .safetensors)')
-    parser.add_argument('--compare', nargs='+', metavar='ARG',
-                        help='CONFIG [CHECKPOINT] of a second model, shown side by side')
-    parser.add_argument('--host', default='127.0.0.1',
-                        help='address to listen on (default 127.0.0.1: this machine only)')
+    parser.add_argument(
+        '--compare',
+        nargs='+',
+        metavar='ARG',
+        help='CONFIG [CHECKPOINT] of a second model, shown side by side',
+    )
+    parser.add_argument(
+        '--host',
+        default='127.0.0.1',
+        help='address to listen on (default 127.0.0.1: this machine only)',
+    )
     parser.add_argument('--port', type=int, default=7860, help='port (default 7860)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
-    parser.add_argument('--input-size', type=int, default=518,
-                        help='lower bound of the network input sides (as tools/infer.py)')
-    parser.add_argument('--max-size', type=int, default=2044,
-                        help='upper bound of the long side of the network input '
-                        '(as tools/infer.py, default 2044)')
-    parser.add_argument('--max-pixels', type=int, default=None,
-                        help='refuse uploads with more pixels (default 24 million)')
-    parser.add_argument('--share', action='store_true',
-                        help="also serve through a public gradio.live link (needs internet)")
+    parser.add_argument(
+        '--input-size',
+        type=int,
+        default=518,
+        help='lower bound of the network input sides (as tools/infer.py)',
+    )
+    parser.add_argument(
+        '--max-size',
+        type=int,
+        default=2044,
+        help='upper bound of the long side of the network input (as tools/infer.py, default 2044)',
+    )
+    parser.add_argument(
+        '--max-pixels',
+        type=int,
+        default=None,
+        help='refuse uploads with more pixels (default 24 million)',
+    )
+    parser.add_argument(
+        '--share',
+        action='store_true',
+        help='also serve through a public gradio.live link (needs internet)',
+    )
     args = parser.parse_args(argv)
     if args.compare is not None and len(args.compare) > 2:
         parser.error(f'--compare takes CONFIG [CHECKPOINT], got {len(args.compare)} values')
@@ -50,16 +73,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def require_gradio() -> None:
     """Fail in one line when the optional extra is missing."""
     from mmdistilldepth.utils import UserInputError
+
     try:
         import gradio  # noqa: F401
     except ImportError:
-        raise UserInputError(f'the demo needs gradio (the optional extra "demo"): '
-                             f'{INSTALL_HINT}') from None
+        raise UserInputError(
+            f'the demo needs gradio (the optional extra "demo"): {INSTALL_HINT}'
+        ) from None
 
 
 def model_specs(args: argparse.Namespace) -> List[Tuple[str, Optional[str]]]:
     """(config, checkpoint) of the served model, then of the compared one if any."""
     from mmdistilldepth.demo.core import QUICKSTART_CONFIG, newest_checkpoint
+
     if args.config is None:
         specs = [(osp.join(REPO_ROOT, QUICKSTART_CONFIG), newest_checkpoint())]
     else:
@@ -80,8 +106,11 @@ def load_models(specs: Sequence[Tuple[str, Optional[str]]], args: argparse.Names
     for config, checkpoint in specs:
         cfg = load_config(config)
         if checkpoint is not None:
-            check_file(checkpoint, 'checkpoint',
-                       'give the path of a .pth or .safetensors file (see docs/models.md)')
+            check_file(
+                checkpoint,
+                'checkpoint',
+                'give the path of a .pth or .safetensors file (see docs/models.md)',
+            )
         try:
             model = init_model(cfg, checkpoint, device=args.device)
         except CheckpointError as exc:
@@ -95,6 +124,7 @@ def load_models(specs: Sequence[Tuple[str, Optional[str]]], args: argparse.Names
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from mmdistilldepth.utils import one_line_errors
+
     args = parse_args(argv)
     with one_line_errors('demo'):
         require_gradio()
@@ -102,15 +132,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from mmdistilldepth.demo.app import DemoApp, build_app
     from mmdistilldepth.demo.core import DEFAULT_MAX_PIXELS, OutputStore, write_examples
+
     store = OutputStore()
     examples = write_examples(osp.join(store.root, 'examples'))
     app = DemoApp(models, args.max_pixels or DEFAULT_MAX_PIXELS, store)
     page = build_app(app, examples)
     page.queue(default_concurrency_limit=1)  # one prediction at a time
-    print(f'demo: serving {" and ".join(m.name for m in models)} on '
-          f'http://{args.host}:{args.port} (Ctrl+C stops)', flush=True)
-    page.launch(server_name=args.host, server_port=args.port, share=args.share,
-                allowed_paths=[store.root], show_error=True, max_file_size='200mb')
+    print(
+        f'demo: serving {" and ".join(m.name for m in models)} on '
+        f'http://{args.host}:{args.port} (Ctrl+C stops)',
+        flush=True,
+    )
+    page.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        allowed_paths=[store.root],
+        show_error=True,
+        max_file_size='200mb',
+    )
     return 0
 
 

@@ -22,6 +22,7 @@ Per image, into DIR: ``<name>_color.png`` (inferno colormap, near = bright),
 ``--fov`` and ``--depth-range``). Unreadable files are reported and skipped; the
 exit code is 1 when any file failed.
 """
+
 import argparse
 import glob
 import os
@@ -29,8 +30,6 @@ import os.path as osp
 import sys
 from typing import List, Optional, Sequence, Tuple
 
-import cv2
-import numpy as np
 from mmengine.config import Config
 from tqdm import tqdm
 
@@ -50,37 +49,66 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='model or distiller config file')
     parser.add_argument('checkpoint', nargs='?', help='weights (.pth or .safetensors)')
     parser.add_argument('--out-dir', required=True, help='where the results go')
-    parser.add_argument('--save', nargs='+', choices=PRODUCTS, default=['color', 'npy'],
-                        help='what to write per image (default: color npy)')
+    parser.add_argument(
+        '--save',
+        nargs='+',
+        choices=PRODUCTS,
+        default=['color', 'npy'],
+        help='what to write per image (default: color npy)',
+    )
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
-    parser.add_argument('--input-size', type=int, default=None,
-                        help="lower bound of the network input sides (default: the model's "
-                        'training size from the checkpoint or the config, else 518)')
-    parser.add_argument('--max-size', type=int, default=2044,
-                        help='upper bound of the long side of the network input, for '
-                        'panoramas and other elongated images (default 2044, 146 patches)')
-    parser.add_argument('--fov', type=float, default=DEFAULT_FOV_DEG,
-                        help='assumed horizontal field of view in degrees for .ply')
-    parser.add_argument('--depth-range', type=float, nargs=2, default=DEFAULT_DEPTH_RANGE,
-                        metavar=('NEAR', 'FAR'), help='assumed scene depth range for .ply')
+    parser.add_argument(
+        '--input-size',
+        type=int,
+        default=None,
+        help="lower bound of the network input sides (default: the model's "
+        'training size from the checkpoint or the config, else 518)',
+    )
+    parser.add_argument(
+        '--max-size',
+        type=int,
+        default=2044,
+        help='upper bound of the long side of the network input, for '
+        'panoramas and other elongated images (default 2044, 146 patches)',
+    )
+    parser.add_argument(
+        '--fov',
+        type=float,
+        default=DEFAULT_FOV_DEG,
+        help='assumed horizontal field of view in degrees for .ply',
+    )
+    parser.add_argument(
+        '--depth-range',
+        type=float,
+        nargs=2,
+        default=DEFAULT_DEPTH_RANGE,
+        metavar=('NEAR', 'FAR'),
+        help='assumed scene depth range for .ply',
+    )
     return parser.parse_args(argv)
 
 
 def collect_inputs(pattern: str) -> List[str]:
     """The image files named by a path, a folder or a glob, sorted."""
     if osp.isdir(pattern):
-        files = [osp.join(pattern, name) for name in os.listdir(pattern)
-                 if name.lower().endswith(IMAGE_EXTENSIONS)]
+        files = [
+            osp.join(pattern, name)
+            for name in os.listdir(pattern)
+            if name.lower().endswith(IMAGE_EXTENSIONS)
+        ]
     elif any(c in pattern for c in '*?['):
         files = [path for path in glob.glob(pattern, recursive=True) if osp.isfile(path)]
     elif osp.isfile(pattern):
         files = [pattern]
     else:
-        raise UserInputError(f'input {pattern} does not exist; give an image, a folder or a '
-                             "quoted glob such as 'data/*.jpg'")
+        raise UserInputError(
+            f'input {pattern} does not exist; give an image, a folder or a '
+            "quoted glob such as 'data/*.jpg'"
+        )
     if not files:
-        raise UserInputError(f'no images found in {pattern} '
-                             f'(looked for {", ".join(IMAGE_EXTENSIONS)})')
+        raise UserInputError(
+            f'no images found in {pattern} (looked for {", ".join(IMAGE_EXTENSIONS)})'
+        )
     return sorted(files)
 
 
@@ -105,11 +133,13 @@ def checkpoint_meta(path: Optional[str]) -> dict:
     import torch
 
     from mmdistilldepth.utils import allow_mmengine_checkpoints
+
     if not path:
         return {}
     try:
         if path.endswith('.safetensors'):
             from safetensors import SafetensorError, safe_open
+
             try:
                 with safe_open(path, framework='pt', device='cpu') as f:
                     return dict(f.metadata() or {})
@@ -153,11 +183,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with one_line_errors('infer'):
         cfg = load_config(args.config)
         if args.checkpoint is not None:
-            check_file(args.checkpoint, 'checkpoint',
-                       'give the path of a .pth or .safetensors file (see docs/models.md)')
+            check_file(
+                args.checkpoint,
+                'checkpoint',
+                'give the path of a .pth or .safetensors file (see docs/models.md)',
+            )
         files = collect_inputs(args.input)
-        input_size, source = ((args.input_size, '--input-size') if args.input_size
-                              else training_input_size(cfg, args.checkpoint))
+        input_size, source = (
+            (args.input_size, '--input-size')
+            if args.input_size
+            else training_input_size(cfg, args.checkpoint)
+        )
         try:
             model = init_model(cfg, args.checkpoint, device=args.device)
         except CheckpointError as exc:
@@ -177,8 +213,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         disparity = inference_depth(model, rgb, max_size=args.max_size, **size_kwargs)
         stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
         save_outputs(rgb, disparity, stem, args.save, args.fov, tuple(args.depth_range))
-    print(f'{len(files) - len(failed)} of {len(files)} images written to {args.out_dir}'
-          + (f'; {len(failed)} failed' if failed else ''))
+    print(
+        f'{len(files) - len(failed)} of {len(files)} images written to {args.out_dir}'
+        + (f'; {len(failed)} failed' if failed else '')
+    )
     return 1 if failed else 0
 
 

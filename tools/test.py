@@ -15,6 +15,7 @@ The run is MMEngine's: ``runner.test()`` with ``MultiBenchmarkTestLoop`` (one te
 epoch per benchmark), ``BenchmarkReportHook`` (metrics.json, table.md),
 ``WorstImagesVisualizationHook`` (the pictures) and ``ProgressBarHook``.
 """
+
 import argparse
 import copy
 import os.path as osp
@@ -22,30 +23,57 @@ from typing import Dict
 
 from mmengine.config import Config
 
-from mmdistilldepth.engine import (check_checkpoint_safe, setup_cpu_distributed,
-                                   teardown_distributed)
-from mmdistilldepth.engine.runner import (benchmark_test_sets, build_runner, own_test_set,
-                                          parse_data_roots, prepare_test_sets)
+from mmdistilldepth.engine import check_checkpoint_safe, setup_cpu_distributed, teardown_distributed
+from mmdistilldepth.engine.runner import (
+    benchmark_test_sets,
+    build_runner,
+    own_test_set,
+    parse_data_roots,
+    prepare_test_sets,
+)
 from mmdistilldepth.evaluation.metrics import TABLE_COLUMNS
-from mmdistilldepth.utils import (UserInputError, add_runner_args, check_file,  # noqa: F401
-                                  load_config, one_line_errors, parse_runner_args,
-                                  register_all_modules)
+from mmdistilldepth.utils import (  # noqa: F401
+    UserInputError,
+    add_runner_args,
+    check_file,
+    load_config,
+    one_line_errors,
+    parse_runner_args,
+    register_all_modules,
+)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Zero-shot depth evaluation.')
     parser.add_argument('config', help='the model config')
-    parser.add_argument('checkpoint', help='the weights (a training checkpoint, or any '
-                        'file mmengine.runner.load_checkpoint reads)')
-    parser.add_argument('--work-dir', help='where results go (default: '
-                        'work_dirs/<config name>/test)')
-    parser.add_argument('--benchmarks', nargs='+', choices=list(TABLE_COLUMNS),
-                        help="benchmarks to run (default: the config's test_dataloader)")
-    parser.add_argument('--data-root', nargs='+', default=[], metavar='[NAME=]DIR',
-                        help='data folders: NAME=DIR per benchmark, or one DIR when one '
-                        'benchmark (or the config\'s own test set) is evaluated')
-    parser.add_argument('--num-worst', type=int, default=5,
-                        help='pictures of the K worst images (by AbsRel) per benchmark')
+    parser.add_argument(
+        'checkpoint',
+        help='the weights (a training checkpoint, or any '
+        'file mmengine.runner.load_checkpoint reads)',
+    )
+    parser.add_argument(
+        '--work-dir', help='where results go (default: work_dirs/<config name>/test)'
+    )
+    parser.add_argument(
+        '--benchmarks',
+        nargs='+',
+        choices=list(TABLE_COLUMNS),
+        help="benchmarks to run (default: the config's test_dataloader)",
+    )
+    parser.add_argument(
+        '--data-root',
+        nargs='+',
+        default=[],
+        metavar='[NAME=]DIR',
+        help='data folders: NAME=DIR per benchmark, or one DIR when one '
+        "benchmark (or the config's own test set) is evaluated",
+    )
+    parser.add_argument(
+        '--num-worst',
+        type=int,
+        default=5,
+        help='pictures of the K worst images (by AbsRel) per benchmark',
+    )
     add_runner_args(parser, cfg_example='model.encoder=vitb')  # --cfg-options comes last
     return parse_runner_args(parser, argv)
 
@@ -66,8 +94,7 @@ def build_config(args) -> Config:
         test_sets = benchmark_test_sets(cfg, list(dict.fromkeys(args.benchmarks)))
     else:
         test_sets = own_test_set(cfg)
-    prepare_test_sets(test_sets, parse_data_roots(args.data_root, list(test_sets)),
-                      cfg.work_dir)
+    prepare_test_sets(test_sets, parse_data_roots(args.data_root, list(test_sets)), cfg.work_dir)
     first = next(iter(test_sets.values()))
     cfg.test_dataloader = copy.deepcopy(first['dataloader'])
     cfg.test_evaluator = copy.deepcopy(first['evaluator'])
@@ -76,7 +103,8 @@ def build_config(args) -> Config:
     cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
         dict(type='ProgressBarHook'),
         dict(type='BenchmarkReportHook', model_name=config_name),
-        dict(type='WorstImagesVisualizationHook', num_worst=args.num_worst)]
+        dict(type='WorstImagesVisualizationHook', num_worst=args.num_worst),
+    ]
     return cfg
 
 

@@ -8,33 +8,60 @@ The console shows the progress, the loss terms and the ETA; the config is writte
 ``WORK_DIR/<config name>.py`` and, with the environment, to the log file
 ``WORK_DIR/<timestamp>/<timestamp>.log`` (docs/get_started.md, command-line conventions).
 """
+
 import argparse
 import os.path as osp
 
 import torch
 
-from mmdistilldepth.engine import (check_checkpoint_safe, latest_checkpoint,
-                                   setup_cpu_distributed, teardown_distributed)
+from mmdistilldepth.engine import (
+    check_checkpoint_safe,
+    latest_checkpoint,
+    setup_cpu_distributed,
+    teardown_distributed,
+)
 from mmdistilldepth.engine.runner import build_runner
-from mmdistilldepth.utils import (UserInputError, add_runner_args, check_file, load_config,
-                                  one_line_errors, parse_runner_args, register_all_modules)
+from mmdistilldepth.utils import (
+    UserInputError,
+    add_runner_args,
+    check_file,
+    load_config,
+    one_line_errors,
+    parse_runner_args,
+    register_all_modules,
+)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a depth model (distillation).')
     parser.add_argument('config', help='the config file')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go '
-                        '(default: work_dirs/<config name>)')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help="resume from a checkpoint: a path, or 'auto' (the default when "
-                        'the flag is given alone) for the latest one in the work dir')
-    parser.add_argument('--amp', action='store_true',
-                        help='mixed precision: fp16 AMP on CUDA, bf16 autocast on the CPU')
-    parser.add_argument('--no-validate', action='store_true',
-                        help='train without validation (no val loop, no best checkpoint)')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the learning rate by the total batch size (GPUs x batch '
-                        'per GPU) over auto_scale_lr.base_batch_size of the config')
+    parser.add_argument(
+        '--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)'
+    )
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help="resume from a checkpoint: a path, or 'auto' (the default when "
+        'the flag is given alone) for the latest one in the work dir',
+    )
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 AMP on CUDA, bf16 autocast on the CPU',
+    )
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='train without validation (no val loop, no best checkpoint)',
+    )
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the total batch size (GPUs x batch '
+        'per GPU) over auto_scale_lr.base_batch_size of the config',
+    )
     add_runner_args(parser, cfg_example='train_cfg.max_iters=10')  # --cfg-options last
     return parse_runner_args(parser, argv)
 
@@ -60,19 +87,26 @@ def build_config(args):
             raise UserInputError(
                 f'--auto-scale-lr: {args.config} has no auto_scale_lr.base_batch_size; set '
                 'the batch size its learning rate is meant for, e.g. --cfg-options '
-                'auto_scale_lr.base_batch_size=8')
+                'auto_scale_lr.base_batch_size=8'
+            )
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
-        check_file(args.resume, 'checkpoint to resume from',
-                   'give an existing .pth, or --resume alone for the latest in the work dir')
+        check_file(
+            args.resume,
+            'checkpoint to resume from',
+            'give an existing .pth, or --resume alone for the latest in the work dir',
+        )
         cfg.resume = True
         cfg.load_from = args.resume
     if cfg.get('load_from') and not cfg.get('resume'):
-        check_file(cfg.load_from, 'load_from checkpoint',
-                   'fix load_from in the config or with --cfg-options load_from=PATH')
+        check_file(
+            cfg.load_from,
+            'load_from checkpoint',
+            'fix load_from in the config or with --cfg-options load_from=PATH',
+        )
     return cfg
 
 

@@ -20,8 +20,14 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # CheckpointHook whose checkpoints and last_checkpoint pointer are written atomically
-    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=1000,
-                    max_keep_ckpts=2, save_best='abs_rel', rule='less'),
+    checkpoint=dict(
+        type='AtomicCheckpointHook',
+        by_epoch=False,
+        interval=1000,
+        max_keep_ckpts=2,
+        save_best='abs_rel',
+        rule='less',
+    ),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 

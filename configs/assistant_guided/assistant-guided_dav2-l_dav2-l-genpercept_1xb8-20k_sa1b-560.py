@@ -13,4 +13,6 @@ model = dict(
         primary={{_base_.model.teacher}},
         assistant={{_base_.teacher}},
         mode='select',
-        assistant_prob=0.3))
+        assistant_prob=0.3,
+    )
+)

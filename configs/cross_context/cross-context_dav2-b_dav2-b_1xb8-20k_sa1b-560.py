@@ -5,4 +5,5 @@ student_checkpoint = 'checkpoints/depth_anything_v2_vitb.pth'
 teacher_checkpoint = 'checkpoints/depth_anything_v2_vitb.pth'
 model = dict(
     student=dict(encoder='vitb', checkpoint=student_checkpoint),
-    teacher=dict(model=dict(encoder='vitb'), checkpoint=teacher_checkpoint))
+    teacher=dict(model=dict(encoder='vitb'), checkpoint=teacher_checkpoint),
+)

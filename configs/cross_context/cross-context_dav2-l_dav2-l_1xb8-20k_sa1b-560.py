@@ -15,12 +15,19 @@ teacher_checkpoint = 'checkpoints/depth_anything_v2_vitl.pth'
 train_size = {{_base_.train_size}}  # 560, set once in _base_/datasets/sa1b_unlabeled.py
 
 model = dict(
-    student=dict(type='DepthAnythingV2', encoder='vitl', checkpoint=student_checkpoint,
-                 checkpoint_scope='encoder'),
-    teacher=dict(type='DepthAnythingTeacher',
-                 model=dict(type='DepthAnythingV2', encoder='vitl'),
-                 checkpoint=teacher_checkpoint),
-    train_size=(train_size, train_size))
+    student=dict(
+        type='DepthAnythingV2',
+        encoder='vitl',
+        checkpoint=student_checkpoint,
+        checkpoint_scope='encoder',
+    ),
+    teacher=dict(
+        type='DepthAnythingTeacher',
+        model=dict(type='DepthAnythingV2', encoder='vitl'),
+        checkpoint=teacher_checkpoint,
+    ),
+    train_size=(train_size, train_size),
+)
 
 # save_best='abs_rel' (default_runtime) needs a validation at every save
 default_hooks = dict(checkpoint=dict(interval={{_base_.val_interval}}))

@@ -5,4 +5,5 @@ student_checkpoint = 'checkpoints/depth_anything_v2_vits.pth'
 teacher_checkpoint = 'checkpoints/depth_anything_v2_vits.pth'
 model = dict(
     student=dict(encoder='vits', checkpoint=student_checkpoint),
-    teacher=dict(model=dict(encoder='vits'), checkpoint=teacher_checkpoint))
+    teacher=dict(model=dict(encoder='vits'), checkpoint=teacher_checkpoint),
+)

@@ -20,17 +20,24 @@ model = dict(
         type='DepthAnythingV2',
         encoder=dict(embed_dim=96, depth=4, num_heads=3, layer_idx=(0, 1, 2, 3)),
         features=32,
-        out_channels=(24, 48, 96, 96)),
+        out_channels=(24, 48, 96, 96),
+    ),
     teacher=dict(type='SimulatedTeacher', internal_size=32, noise_amplitude=0.1),
     train_size=(train_size, train_size),
     loss_grad=dict(scales=3),
     # The student starts from random weights: there is no pretrained encoder worth
     # staying close to, so feature alignment is off here (the DAv2 configs use it).
-    loss_feat=None)
+    loss_feat=None,
+)
 
 train_pipeline = [
-    dict(type='CrossContextCrops', shared_scale=(0.5, 1.0), num_local=2,
-         local_scale=(0.4, 0.6), local_min_overlap=0.2),
+    dict(
+        type='CrossContextCrops',
+        shared_scale=(0.5, 1.0),
+        num_local=2,
+        local_scale=(0.4, 0.6),
+        local_min_overlap=0.2,
+    ),
     dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes')),
 ]
 train_dataloader = dict(
@@ -38,8 +45,15 @@ train_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type='SyntheticScenes', num_samples=20000, height=canvas_size,
-                 width=canvas_size, seed=0, pipeline=train_pipeline))
+    dataset=dict(
+        type='SyntheticScenes',
+        num_samples=20000,
+        height=canvas_size,
+        width=canvas_size,
+        seed=0,
+        pipeline=train_pipeline,
+    ),
+)
 
 val_pipeline = [
     dict(type='LoadRGBImage'),
@@ -51,10 +65,13 @@ val_dataloader = dict(
     batch_size=4,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='SyntheticNYUv2', data_root=val_root, num_samples=40, seed=1000,
-                 pipeline=val_pipeline))
-val_evaluator = dict(type='AffineInvariantDepthMetric', benchmark='nyu',
-                     alignment='least_square_disparity')
+    dataset=dict(
+        type='SyntheticNYUv2', data_root=val_root, num_samples=40, seed=1000, pipeline=val_pipeline
+    ),
+)
+val_evaluator = dict(
+    type='AffineInvariantDepthMetric', benchmark='nyu', alignment='least_square_disparity'
+)
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
@@ -65,7 +82,8 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='SkipNonFiniteOptimWrapper',  # a non-finite loss skips the update, logged
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.01),
-    clip_grad=dict(max_norm=1.0))
+    clip_grad=dict(max_norm=1.0),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters, eta_min=1e-5),

@@ -7,4 +7,5 @@ _base_ = ['cross-context_midas-beit-l_dav2-l_1xb8-20k_sa1b-560.py']
 model = dict(
     shared_context=False,
     local_global=False,
-    loss_sc=dict(type='NormalizedL1Loss', normalization='global'))
+    loss_sc=dict(type='NormalizedL1Loss', normalization='global'),
+)

@@ -5,4 +5,5 @@ _base_ = ['cross-context_midas-swin2-t_midas-beit-l_1xb8-20k_sa1b-256.py']
 model = dict(
     shared_context=False,
     local_global=False,
-    loss_sc=dict(type='NormalizedL1Loss', normalization='global'))
+    loss_sc=dict(type='NormalizedL1Loss', normalization='global'),
+)

@@ -5,6 +5,10 @@ _base_ = ['cross-context_midas-beit-l_midas-beit-l_1xb8-20k_sa1b-560.py']
 
 teacher_checkpoint = 'checkpoints/depth_anything_v2_vitl.pth'
 model = dict(
-    teacher=dict(_delete_=True, type='DepthAnythingTeacher',
-                 model=dict(type='DepthAnythingV2', encoder='vitl'),
-                 checkpoint=teacher_checkpoint))
+    teacher=dict(
+        _delete_=True,
+        type='DepthAnythingTeacher',
+        model=dict(type='DepthAnythingV2', encoder='vitl'),
+        checkpoint=teacher_checkpoint,
+    )
+)

@@ -20,11 +20,17 @@ midas_std = [0.5, 0.5, 0.5]
 model = dict(
     type='CrossContextDistiller',
     data_preprocessor=dict(type='DepthDataPreprocessor'),
-    student=dict(type='MiDaS', model_type='dpt_beit_large_512',
-                 checkpoint=student_checkpoint, checkpoint_scope='encoder'),
-    teacher=dict(type='MiDaSTeacher',
-                 model=dict(type='MiDaS', model_type='dpt_beit_large_512'),
-                 checkpoint=teacher_checkpoint),
+    student=dict(
+        type='MiDaS',
+        model_type='dpt_beit_large_512',
+        checkpoint=student_checkpoint,
+        checkpoint_scope='encoder',
+    ),
+    teacher=dict(
+        type='MiDaSTeacher',
+        model=dict(type='MiDaS', model_type='dpt_beit_large_512'),
+        checkpoint=teacher_checkpoint,
+    ),
     student_mean=midas_mean,
     student_std=midas_std,
     train_size=(train_size, train_size),
@@ -34,7 +40,8 @@ model = dict(
     loss_lg=dict(type='NormalizedL1Loss', normalization='hybrid', grouping='range'),
     loss_grad=dict(type='GradientMatchingLoss', scales=4),
     loss_feat=dict(type='FeatureAlignmentLoss', margin=0.85),
-    loss_weights=dict(sc=1.0, lg=0.5, feat=1.0, grad=2.0))
+    loss_weights=dict(sc=1.0, lg=0.5, feat=1.0, grad=2.0),
+)
 
 # Evaluate the student at MiDaS's test-time size (minimal resize around 512, multiple
 # of 32, aspect kept) instead of DAv2's 518 / multiple of 14.

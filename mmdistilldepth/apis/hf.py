@@ -5,6 +5,7 @@ from the checkpoint: a transformers ``config.json`` (the ``-hf`` repositories, w
 ``convert_checkpoint.py --to hf`` writes), else the tensors' shapes and the config
 MMEngine stores in a training checkpoint (:func:`encoder_from_meta`).
 """
+
 from __future__ import annotations
 
 import os.path as osp
@@ -13,8 +14,7 @@ from typing import Optional, Union
 import torch
 from mmengine.config import Config
 
-from mmdistilldepth.utils.hub import FILE_EXTENSIONS, HF_SCHEME, parse_reference, \
-    resolve_reference
+from mmdistilldepth.utils.hub import FILE_EXTENSIONS, HF_SCHEME, parse_reference, resolve_reference
 
 DISTILLER_TYPE = 'CrossContextDistiller'
 
@@ -71,8 +71,12 @@ def pretrained_model_config(spec: str) -> Config:
         references are resolved through the hub cache).
     """
     from mmdistilldepth.models.checkpoint_loading import read_checkpoint, to_dav2_layout
-    from mmdistilldepth.models.hf_layout import (is_hf_folder, model_args_from_hf_config,
-                                                 model_args_from_state, read_hf_config)
+    from mmdistilldepth.models.hf_layout import (
+        is_hf_folder,
+        model_args_from_hf_config,
+        model_args_from_state,
+        read_hf_config,
+    )
 
     ref = parse_reference(spec, bare=True) if not osp.exists(spec) else None
     path = spec if ref is None else resolve_reference(ref)
@@ -83,8 +87,9 @@ def pretrained_model_config(spec: str) -> Config:
         state, _ = to_dav2_layout(state)
         args = model_args_from_state(state, encoder_from_meta(meta))
     source = str(ref) if ref is not None else spec
-    return Config(dict(model=dict(type='DepthAnythingV2', **args, checkpoint=path),
-                       pretrained=source))
+    return Config(
+        dict(model=dict(type='DepthAnythingV2', **args, checkpoint=path), pretrained=source)
+    )
 
 
 def init_pretrained(spec: str, device: Union[str, torch.device] = 'cpu') -> torch.nn.Module:
@@ -104,5 +109,10 @@ def init_pretrained(spec: str, device: Union[str, torch.device] = 'cpu') -> torc
     return model.to(device).eval()
 
 
-__all__ = ['HF_SCHEME', 'encoder_from_meta', 'init_pretrained', 'is_pretrained_spec',
-           'pretrained_model_config']
+__all__ = [
+    'HF_SCHEME',
+    'encoder_from_meta',
+    'init_pretrained',
+    'is_pretrained_spec',
+    'pretrained_model_config',
+]

@@ -1,4 +1,5 @@
 """Build a depth model from a config and run it on one image."""
+
 from __future__ import annotations
 
 import copy
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from mmdistilldepth.utils.image_io import read_rgb
+
 from .preprocessing import prepare_dav2_input
 
 DISTILLER_TYPE = 'CrossContextDistiller'
@@ -17,8 +19,11 @@ DISTILLER_TYPE = 'CrossContextDistiller'
 DAV2_INPUT_SIZE = 518
 
 
-def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
-               device: Union[str, torch.device] = 'cpu') -> torch.nn.Module:
+def init_model(
+    config: Union[str, Config],
+    checkpoint: Optional[str] = None,
+    device: Union[str, torch.device] = 'cpu',
+) -> torch.nn.Module:
     """Build the depth estimator of a config, load weights, move it to ``device``.
 
     A distiller config (``model.type == 'CrossContextDistiller'``) builds only its
@@ -42,11 +47,14 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         nn.Module: the model in eval mode, with the config at ``model.cfg``.
     """
     from .hf import init_pretrained, is_pretrained_spec
+
     if is_pretrained_spec(config):
         if checkpoint is not None:
-            raise ValueError(f'init_model: {config!r} is a checkpoint or hub id, which holds '
-                             'its own weights; give either a config and a checkpoint, or '
-                             'the checkpoint alone')
+            raise ValueError(
+                f'init_model: {config!r} is a checkpoint or hub id, which holds '
+                'its own weights; give either a config and a checkpoint, or '
+                'the checkpoint alone'
+            )
         return init_pretrained(config, device)
     from mmdistilldepth.models.checkpoint_loading import load_depth_checkpoint
     from mmdistilldepth.registry import MODELS
@@ -69,8 +77,9 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     return model.to(device).eval()
 
 
-def _dav2_prepare_inputs(rgb: np.ndarray, input_size: Optional[int] = None,
-                         max_size: Optional[int] = None) -> torch.Tensor:
+def _dav2_prepare_inputs(
+    rgb: np.ndarray, input_size: Optional[int] = None, max_size: Optional[int] = None
+) -> torch.Tensor:
     """The default preprocessing: Depth Anything V2's (lower bound 518, multiple of 14)."""
     size = DAV2_INPUT_SIZE if input_size is None else int(input_size)
     return torch.from_numpy(prepare_dav2_input(rgb, size, max_size=max_size))
@@ -82,9 +91,12 @@ def _dav2_resize_output(pred: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor
 
 
 @torch.no_grad()
-def inference_depth(model: torch.nn.Module, image: Union[str, np.ndarray],
-                    input_size: Optional[int] = None,
-                    max_size: Optional[int] = None) -> np.ndarray:
+def inference_depth(
+    model: torch.nn.Module,
+    image: Union[str, np.ndarray],
+    input_size: Optional[int] = None,
+    max_size: Optional[int] = None,
+) -> np.ndarray:
     """Predict relative disparity for one image with the model's own preprocessing.
 
     A model that defines ``prepare_inputs(rgb, input_size=None, max_size=None) ->

@@ -4,6 +4,7 @@ Disparity from Depth Anything V2 is affine-invariant: its scale and shift are
 unknown, so every product here first normalizes it per image to [0, 1]
 (0 = the farthest pixel, 1 = the nearest).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,13 @@ def colorize_disparity(disparity: np.ndarray, colormap: Union[str, int] = 'infer
     in OpenCV's channel order, ready for ``cv2.imwrite``.
     """
     disparity = np.asarray(disparity, dtype=np.float64)
-    return to_bgr(colorize(disparity, value_range=(float(disparity.min()),
-                                                   float(disparity.max())), colormap=colormap))
+    return to_bgr(
+        colorize(
+            disparity,
+            value_range=(float(disparity.min()), float(disparity.max())),
+            colormap=colormap,
+        )
+    )
 
 
 def disparity_to_uint16(disparity: np.ndarray) -> np.ndarray:
@@ -43,8 +49,11 @@ def disparity_to_uint16(disparity: np.ndarray) -> np.ndarray:
     return np.round(normalize_disparity(disparity) * 65535).astype(np.uint16)
 
 
-def disparity_to_points(disparity: np.ndarray, fov_deg: float = DEFAULT_FOV_DEG,
-                        depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE) -> np.ndarray:
+def disparity_to_points(
+    disparity: np.ndarray,
+    fov_deg: float = DEFAULT_FOV_DEG,
+    depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE,
+) -> np.ndarray:
     """Unproject a disparity map into camera-frame points under stated assumptions.
 
     The unknown affine ambiguity is fixed by assuming that the normalized disparity
@@ -82,31 +91,50 @@ def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> None:
         points (ndarray): (N, 3) float.
         colors (ndarray): (N, 3) uint8 RGB.
     """
-    vertex = np.empty(len(points), dtype=[('x', '<f4'), ('y', '<f4'), ('z', '<f4'),
-                                          ('red', 'u1'), ('green', 'u1'), ('blue', 'u1')])
+    vertex = np.empty(
+        len(points),
+        dtype=[
+            ('x', '<f4'),
+            ('y', '<f4'),
+            ('z', '<f4'),
+            ('red', 'u1'),
+            ('green', 'u1'),
+            ('blue', 'u1'),
+        ],
+    )
     for i, axis in enumerate('xyz'):
         vertex[axis] = points[:, i]
     for i, channel in enumerate(('red', 'green', 'blue')):
         vertex[channel] = colors[:, i]
-    header = ('ply\nformat binary_little_endian 1.0\n'
-              f'element vertex {len(vertex)}\n'
-              'property float x\nproperty float y\nproperty float z\n'
-              'property uchar red\nproperty uchar green\nproperty uchar blue\n'
-              'end_header\n')
+    header = (
+        'ply\nformat binary_little_endian 1.0\n'
+        f'element vertex {len(vertex)}\n'
+        'property float x\nproperty float y\nproperty float z\n'
+        'property uchar red\nproperty uchar green\nproperty uchar blue\n'
+        'end_header\n'
+    )
     with open(path, 'wb') as f:
         f.write(header.encode('ascii'))
         f.write(vertex.tobytes())
 
 
 #: The files :func:`save_outputs` can write, by product name, as suffixes of a stem.
-PRODUCT_SUFFIXES = {'color': '_color.png', 'png16': '_disparity16.png',
-                    'npy': '_disparity.npy', 'ply': '.ply'}
+PRODUCT_SUFFIXES = {
+    'color': '_color.png',
+    'png16': '_disparity16.png',
+    'npy': '_disparity.npy',
+    'ply': '.ply',
+}
 
 
-def save_outputs(rgb: np.ndarray, disparity: np.ndarray, stem: str,
-                 products: Sequence[str] = tuple(PRODUCT_SUFFIXES),
-                 fov_deg: float = DEFAULT_FOV_DEG,
-                 depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE) -> Dict[str, str]:
+def save_outputs(
+    rgb: np.ndarray,
+    disparity: np.ndarray,
+    stem: str,
+    products: Sequence[str] = tuple(PRODUCT_SUFFIXES),
+    fov_deg: float = DEFAULT_FOV_DEG,
+    depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE,
+) -> Dict[str, str]:
     """Write the products of one prediction (``tools/infer.py`` and the demo).
 
     Args:
@@ -123,9 +151,12 @@ def save_outputs(rgb: np.ndarray, disparity: np.ndarray, stem: str,
         dict: product name -> the path written.
     """
     import cv2
+
     unknown = set(products) - set(PRODUCT_SUFFIXES)
     if unknown:
-        raise ValueError(f'unknown products {sorted(unknown)}; choose from {list(PRODUCT_SUFFIXES)}')
+        raise ValueError(
+            f'unknown products {sorted(unknown)}; choose from {list(PRODUCT_SUFFIXES)}'
+        )
     paths = {name: stem + PRODUCT_SUFFIXES[name] for name in products}
     if 'color' in paths:
         cv2.imwrite(paths['color'], colorize_disparity(disparity))

@@ -3,6 +3,7 @@
 ``ResizeForDepthModel`` (datasets/transforms) and :func:`inference_depth` both call
 these functions, so training-time evaluation and inference resize identically.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,9 @@ import numpy as np
 from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 (re-exported)
 
 
-def dav2_input_size(height: int, width: int, size: int = 518, multiple: int = 14,
-                    max_size: Optional[int] = None) -> Tuple[int, int]:
+def dav2_input_size(
+    height: int, width: int, size: int = 518, multiple: int = 14, max_size: Optional[int] = None
+) -> Tuple[int, int]:
     """The network input size of the official ``Resize`` (lower bound, keep aspect).
 
     ``scale = max(size / h, size / w)`` for both sides; each side becomes
@@ -54,10 +56,13 @@ def dav2_input_size(height: int, width: int, size: int = 518, multiple: int = 14
     return fit(scale * height), fit(scale * width)
 
 
-def prepare_dav2_input(rgb: np.ndarray, size: int = 518,
-                       mean: Sequence[float] = IMAGENET_MEAN,
-                       std: Sequence[float] = IMAGENET_STD,
-                       max_size: Optional[int] = None) -> np.ndarray:
+def prepare_dav2_input(
+    rgb: np.ndarray,
+    size: int = 518,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    max_size: Optional[int] = None,
+) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> the official float32 network input (1, 3, h, w).
 
     ``/255`` in float64, cv2 ``INTER_CUBIC`` resize to :func:`dav2_input_size` on the
@@ -66,6 +71,8 @@ def prepare_dav2_input(rgb: np.ndarray, size: int = 518,
     Args:
         rgb (ndarray): RGB image, uint8 (H, W, 3).
         size (int): the lower bound of the network input sides.
+        mean (sequence of float): per-channel mean subtracted (RGB, in [0, 1] units).
+        std (sequence of float): per-channel standard deviation divided by.
         max_size (int, optional): the upper bound of the long side
             (see :func:`dav2_input_size`).
 
@@ -81,9 +88,12 @@ def prepare_dav2_input(rgb: np.ndarray, size: int = 518,
     return np.ascontiguousarray(image.transpose(2, 0, 1)).astype(np.float32)[None]
 
 
-def prepare_midas_input(rgb: np.ndarray, size: Tuple[int, int],
-                        mean: Sequence[float] = (0.5, 0.5, 0.5),
-                        std: Sequence[float] = (0.5, 0.5, 0.5)) -> np.ndarray:
+def prepare_midas_input(
+    rgb: np.ndarray,
+    size: Tuple[int, int],
+    mean: Sequence[float] = (0.5, 0.5, 0.5),
+    std: Sequence[float] = (0.5, 0.5, 0.5),
+) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> MiDaS's float32 network input (1, 3, h, w).
 
     As MiDaS's ``utils.read_image`` + transform: ``/255`` in float64, cv2
@@ -94,6 +104,8 @@ def prepare_midas_input(rgb: np.ndarray, size: Tuple[int, int],
     Args:
         rgb (ndarray): RGB image, uint8 (H, W, 3).
         size (tuple): the network input (h, w).
+        mean (sequence of float): per-channel mean subtracted (in [0, 1] units).
+        std (sequence of float): per-channel standard deviation divided by.
 
     Returns:
         ndarray: float32 (1, 3, h, w).

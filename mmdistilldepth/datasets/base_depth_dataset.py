@@ -1,4 +1,5 @@
 """Common base of the zero-shot benchmark readers: a data root, a split list, checks."""
+
 from __future__ import annotations
 
 import glob
@@ -46,11 +47,11 @@ class BaseDepthBenchmark(BaseDataset):
     LINE_FORMAT: str = "'<rgb> <depth>'"
     CONVERTER: Optional[str] = None
 
-    def __init__(self, data_root: str, ann_file: str = '', pipeline: Sequence = (),
-                 **kwargs) -> None:
+    def __init__(
+        self, data_root: str, ann_file: str = '', pipeline: Sequence = (), **kwargs
+    ) -> None:
         kwargs.setdefault('test_mode', True)
-        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
-                         **kwargs)
+        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline), **kwargs)
 
     # -- to implement ----------------------------------------------------------------
     def parse_line(self, tokens: List[str]) -> Optional[dict]:
@@ -68,14 +69,17 @@ class BaseDepthBenchmark(BaseDataset):
 
     def _fix(self) -> str:
         converter = f'create it with {self.CONVERTER}, or ' if self.CONVERTER else ''
-        return (f'{converter}pass the right folder (--data-root, or '
-                f'test_dataloader.dataset.data_root); {PREPARE_HINT}')
+        return (
+            f'{converter}pass the right folder (--data-root, or '
+            f'test_dataloader.dataset.data_root); {PREPARE_HINT}'
+        )
 
     def load_data_list(self) -> List[dict]:
         if not osp.isdir(self.data_root):
             raise FileNotFoundError(
                 f'{self.name}: data_root {self.data_root!r} does not exist; expected the '
-                f'layout {self.LAYOUT}; {self._fix()}')
+                f'layout {self.LAYOUT}; {self._fix()}'
+            )
         if self.ann_file:
             entries = self._read_split_list(self.ann_file)
         else:
@@ -83,7 +87,8 @@ class BaseDepthBenchmark(BaseDataset):
             if not entries:
                 raise FileNotFoundError(
                     f'{self.name}: no samples found under {self.data_root!r}; expected the '
-                    f'layout {self.LAYOUT}; {self._fix()}')
+                    f'layout {self.LAYOUT}; {self._fix()}'
+                )
         data_list = []
         missing = []
         for entry in entries:
@@ -95,7 +100,8 @@ class BaseDepthBenchmark(BaseDataset):
             raise FileNotFoundError(
                 f'{self.name}: {len(missing)} file(s) of the split are missing, first: '
                 f'{missing[0]!r}; the data under {self.data_root!r} is incomplete or the '
-                f'split list does not match it; {self._fix()}')
+                f'split list does not match it; {self._fix()}'
+            )
         return data_list
 
     def _read_split_list(self, path: str) -> List[dict]:
@@ -103,7 +109,8 @@ class BaseDepthBenchmark(BaseDataset):
             raise FileNotFoundError(
                 f'{self.name}: split list {path!r} does not exist; give the list file '
                 f"(lines of '<rgb> <depth> ...' relative to data_root), or ann_file='' to "
-                f'scan the layout {self.LAYOUT}')
+                f'scan the layout {self.LAYOUT}'
+            )
         entries, skipped = [], 0
         with open(path, encoding='utf-8') as f:
             for number, line in enumerate(f, 1):
@@ -113,16 +120,23 @@ class BaseDepthBenchmark(BaseDataset):
                 try:
                     entry = self.parse_line(tokens)
                 except (IndexError, ValueError):
-                    raise ValueError(f'{self.name}: {path}:{number}: cannot parse {line!r}; '
-                                     f'expected {self.LINE_FORMAT}') from None
+                    raise ValueError(
+                        f'{self.name}: {path}:{number}: cannot parse {line!r}; '
+                        f'expected {self.LINE_FORMAT}'
+                    ) from None
                 if entry is None:
                     skipped += 1
                 else:
                     entries.append(entry)
         if skipped:
-            print_log(f'{self.name}: {skipped} line(s) of {path} have no ground truth '
-                      "('None') and are left out", logger='current')
+            print_log(
+                f'{self.name}: {skipped} line(s) of {path} have no ground truth '
+                "('None') and are left out",
+                logger='current',
+            )
         if not entries:
-            raise ValueError(f'{self.name}: split list {path} lists no sample; expected '
-                             f'lines of {self.LINE_FORMAT}')
+            raise ValueError(
+                f'{self.name}: split list {path} lists no sample; expected '
+                f'lines of {self.LINE_FORMAT}'
+            )
         return entries

@@ -28,10 +28,11 @@ to ``data_root`` (NYUv2 ``filename_list_test.txt``: ``rgb depth filled``; KITTI
 One file per benchmark (``nyu.py``, ``kitti.py``, ``eth3d.py``, ``diode.py``,
 ``scannet.py``); this module re-exports them.
 """
-from .nyu import NYUv2Dataset
-from .kitti import KITTIEigenDataset
-from .eth3d import ETH3DDataset
+
 from .diode import DIODEDataset
+from .eth3d import ETH3DDataset
+from .kitti import KITTIEigenDataset
+from .nyu import NYUv2Dataset
 from .scannet import ScanNetDataset
 
 __all__ = ['NYUv2Dataset', 'KITTIEigenDataset', 'ETH3DDataset', 'DIODEDataset', 'ScanNetDataset']

@@ -1,10 +1,12 @@
 """The DIODE benchmark reader (the table of layouts is in :mod:`.benchmarks`)."""
+
 from __future__ import annotations
 
 import os.path as osp
 from typing import List, Optional
 
 from mmdistilldepth.registry import DATASETS
+
 from .base_depth_dataset import BaseDepthBenchmark, relative_glob
 
 
@@ -17,8 +19,9 @@ class DIODEDataset(BaseDepthBenchmark):
     """
 
     METAINFO = dict(benchmark='diode')
-    LAYOUT = ('{indoors,outdoor}/scene_*/scan_*/<name>.png + <name>_depth.npy + '
-              '<name>_depth_mask.npy')
+    LAYOUT = (
+        '{indoors,outdoor}/scene_*/scan_*/<name>.png + <name>_depth.npy + <name>_depth_mask.npy'
+    )
     LINE_FORMAT = "'<name>.png <name>_depth.npy <name>_depth_mask.npy'"
 
     def parse_line(self, tokens: List[str]) -> Optional[dict]:
@@ -27,7 +30,10 @@ class DIODEDataset(BaseDepthBenchmark):
     def scan_layout(self) -> List[dict]:
         entries = []
         for rgb in relative_glob(self.data_root, osp.join('*', '*', '*', '*.png')):
-            stem = rgb[:-len('.png')]
-            entries.append(dict(img_path=rgb, depth_path=stem + '_depth.npy',
-                                mask_path=stem + '_depth_mask.npy'))
+            stem = rgb[: -len('.png')]
+            entries.append(
+                dict(
+                    img_path=rgb, depth_path=stem + '_depth.npy', mask_path=stem + '_depth_mask.npy'
+                )
+            )
         return entries

@@ -1,10 +1,12 @@
 """The ETH3D benchmark reader (the table of layouts is in :mod:`.benchmarks`)."""
+
 from __future__ import annotations
 
 import os.path as osp
 from typing import List, Optional
 
 from mmdistilldepth.registry import DATASETS
+
 from .base_depth_dataset import BaseDepthBenchmark, relative_glob
 
 
@@ -17,8 +19,10 @@ class ETH3DDataset(BaseDepthBenchmark):
     """
 
     METAINFO = dict(benchmark='eth3d')
-    LAYOUT = ('rgb/<scene>/images/dslr_images/<name>.JPG + '
-              'depth/<scene>_dslr_depth/<scene>/ground_truth_depth/dslr_images/<name>.JPG')
+    LAYOUT = (
+        'rgb/<scene>/images/dslr_images/<name>.JPG + '
+        'depth/<scene>_dslr_depth/<scene>/ground_truth_depth/dslr_images/<name>.JPG'
+    )
 
     def parse_line(self, tokens: List[str]) -> Optional[dict]:
         return dict(img_path=tokens[0], depth_path=tokens[1])
@@ -28,7 +32,8 @@ class ETH3DDataset(BaseDepthBenchmark):
         pattern = osp.join('rgb', '*', 'images', 'dslr_images', '*')
         for rgb in relative_glob(self.data_root, pattern):
             scene, name = rgb.split(osp.sep)[1], osp.basename(rgb)
-            depth = osp.join('depth', f'{scene}_dslr_depth', scene, 'ground_truth_depth',
-                             'dslr_images', name)
+            depth = osp.join(
+                'depth', f'{scene}_dslr_depth', scene, 'ground_truth_depth', 'dslr_images', name
+            )
             entries.append(dict(img_path=rgb, depth_path=depth))
         return entries

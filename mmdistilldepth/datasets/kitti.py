@@ -1,10 +1,12 @@
 """The KITTI (Eigen split) benchmark reader (the table of layouts is in :mod:`.benchmarks`)."""
+
 from __future__ import annotations
 
 import os.path as osp
 from typing import List, Optional
 
 from mmdistilldepth.registry import DATASETS
+
 from .base_depth_dataset import BaseDepthBenchmark, relative_glob
 
 
@@ -25,18 +27,23 @@ class KITTIEigenDataset(BaseDepthBenchmark):
     """
 
     METAINFO = dict(benchmark='kitti')
-    LAYOUT = ('<date>/<drive>/image_02/data/<frame>.png + '
-              '<drive>/proj_depth/groundtruth/image_02/<frame>.png (uint16, /256)')
-    LINE_FORMAT = ("'<date>/<drive>/image_02/data/<frame>.png "
-                   "<drive>/proj_depth/...png|None [focal]'")
+    LAYOUT = (
+        '<date>/<drive>/image_02/data/<frame>.png + '
+        '<drive>/proj_depth/groundtruth/image_02/<frame>.png (uint16, /256)'
+    )
+    LINE_FORMAT = (
+        "'<date>/<drive>/image_02/data/<frame>.png <drive>/proj_depth/...png|None [focal]'"
+    )
     CONVERTER = 'tools/dataset_converters/kitti_to_layout.py'
     EVAL_CROPS = ('eigen', 'garg')
 
-    def __init__(self, data_root: str, ann_file: str = '', eval_crop: str = 'eigen',
-                 **kwargs) -> None:
+    def __init__(
+        self, data_root: str, ann_file: str = '', eval_crop: str = 'eigen', **kwargs
+    ) -> None:
         if eval_crop not in self.EVAL_CROPS:
-            raise ValueError(f'KITTIEigenDataset: eval_crop must be one of {self.EVAL_CROPS}, '
-                             f'got {eval_crop!r}')
+            raise ValueError(
+                f'KITTIEigenDataset: eval_crop must be one of {self.EVAL_CROPS}, got {eval_crop!r}'
+            )
         super().__init__(data_root, ann_file, **kwargs)
         # Set after loading: mmengine would try to read a string metainfo as a file.
         self._metainfo['eval_crop'] = f'kitti_{eval_crop}'

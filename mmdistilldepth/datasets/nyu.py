@@ -1,10 +1,12 @@
 """The NYUv2 benchmark reader (the table of layouts is in :mod:`.benchmarks`)."""
+
 from __future__ import annotations
 
 import os.path as osp
 from typing import List, Optional
 
 from mmdistilldepth.registry import DATASETS
+
 from .base_depth_dataset import BaseDepthBenchmark, relative_glob
 
 
@@ -29,6 +31,7 @@ class NYUv2Dataset(BaseDepthBenchmark):
         entries = []
         for rgb in relative_glob(self.data_root, osp.join('test', '*', 'rgb_*.png')):
             folder, name = osp.split(rgb)
-            entries.append(dict(img_path=rgb,
-                                depth_path=osp.join(folder, 'depth_' + name[len('rgb_'):])))
+            entries.append(
+                dict(img_path=rgb, depth_path=osp.join(folder, 'depth_' + name[len('rgb_') :]))
+            )
         return entries

@@ -1,10 +1,12 @@
 """The ScanNet benchmark reader (the table of layouts is in :mod:`.benchmarks`)."""
+
 from __future__ import annotations
 
 import os.path as osp
 from typing import List, Optional
 
 from mmdistilldepth.registry import DATASETS
+
 from .base_depth_dataset import BaseDepthBenchmark, relative_glob
 
 
@@ -22,7 +24,10 @@ class ScanNetDataset(BaseDepthBenchmark):
         entries = []
         for rgb in relative_glob(self.data_root, osp.join('*', 'color', '*.jpg')):
             scene, _, name = rgb.split(osp.sep)
-            entries.append(dict(img_path=rgb, depth_path=osp.join(
-                scene, 'depth', osp.splitext(name)[0] + '.png')))
+            entries.append(
+                dict(
+                    img_path=rgb,
+                    depth_path=osp.join(scene, 'depth', osp.splitext(name)[0] + '.png'),
+                )
+            )
         return entries
-

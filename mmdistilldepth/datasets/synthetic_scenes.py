@@ -13,6 +13,7 @@ a 256x256 scene renders in about 10 ms on one core
 Depth is the z-depth in the camera frame (metres), as depth datasets store it; sky
 pixels have depth 0 and are invalid.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,11 +71,16 @@ class _Hits:
         self.normal = np.zeros((n, 3), dtype=np.float32)
         self.surface = np.full(n, -1, dtype=np.int32)
 
-    def update(self, t: np.ndarray, surface: int,
-               normal_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
-               rows: Optional[np.ndarray] = None) -> None:
+    def update(
+        self,
+        t: np.ndarray,
+        surface: int,
+        normal_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        rows: Optional[np.ndarray] = None,
+    ) -> None:
         """Keep the distances ``t`` (of every ray, or of the rays ``rows`` only) that
-        are nearer than the current hits; NaN and infinite ones never are."""
+        are nearer than the current hits; NaN and infinite ones never are.
+        """
         current = self.t if rows is None else self.t[rows]
         pick = np.flatnonzero((t > _EPS) & (t < current))
         if pick.size:
@@ -85,9 +91,14 @@ class _Hits:
             self.normal[closer] = normal_of(closer, t_closer)
 
 
-def _slab(origin: np.ndarray, inv: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-          out: Optional[np.ndarray] = None, entry: bool = True
-          ) -> Tuple[Optional[np.ndarray], np.ndarray]:
+def _slab(
+    origin: np.ndarray,
+    inv: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    out: Optional[np.ndarray] = None,
+    entry: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray]:
     """Ray/axis-aligned-box slab test: per-axis entry and exit distances, (3, N) each.
 
     Directions come as their reciprocals, axis-major, ``inv`` (3, N), so the per-ray
@@ -153,6 +164,7 @@ def _hit_box(origin, rays: _Rays, center, half, yaw, hits: _Hits, surface: int) 
         # whose entry distance is t_near (no NaN is left)
         axis = np.where(t_min[0].take(i) == t_i, 0, np.where(t_min[1].take(i) == t_i, 1, 2))
         return _axis_normal(axis, d.take(i, 0), -1.0) @ rot
+
     hits.update(t_near[rows], surface, normal, rows)
 
 
@@ -163,17 +175,17 @@ def _hit_sphere(origin, rays: _Rays, center, radius, hits: _Hits, surface: int) 
     disc = b * b - rays.norm2 * (oc @ oc - radius * radius)
     rows = np.flatnonzero(disc > 0)  # the others miss
     t = (-b[rows] - np.sqrt(disc[rows])) / rays.norm2[rows]
-    hits.update(t, surface,
-                lambda i, t_i: (origin + dirs.take(i, 0) * t_i[:, None] - center) / radius, rows)
+    hits.update(
+        t, surface, lambda i, t_i: (origin + dirs.take(i, 0) * t_i[:, None] - center) / radius, rows
+    )
 
 
-def _hit_cylinder(origin, rays: _Rays, center, radius, height, hits: _Hits,
-                  surface: int) -> None:
+def _hit_cylinder(origin, rays: _Rays, center, radius, height, hits: _Hits, surface: int) -> None:
     """A vertical cylinder standing on ``center`` (its base), with a top cap."""
     dirs = rays.dirs
     x, y, z = rays.axes
     ox, oz = origin[0] - center[0], origin[2] - center[2]
-    a = x ** 2 + z ** 2
+    a = x**2 + z**2
     b = ox * x + oz * z
     disc = b * b - a * (ox * ox + oz * oz - radius * radius)
     rows = np.flatnonzero(disc > 0)  # the others miss the infinite cylinder
@@ -185,8 +197,11 @@ def _hit_cylinder(origin, rays: _Rays, center, radius, height, hits: _Hits,
 
     def side_normal(i, t_i):
         p = origin + dirs.take(i, 0) * t_i[:, None]
-        return np.stack([p[:, 0] - center[0], np.zeros(len(i), np.float32),
-                         p[:, 2] - center[2]], 1) / radius
+        return (
+            np.stack([p[:, 0] - center[0], np.zeros(len(i), np.float32), p[:, 2] - center[2]], 1)
+            / radius
+        )
+
     hits.update(t_side, surface, side_normal, rows)
     with np.errstate(divide='ignore', invalid='ignore'):
         t_cap = (center[1] + height - origin[1]) / y
@@ -196,8 +211,12 @@ def _hit_cylinder(origin, rays: _Rays, center, radius, height, hits: _Hits,
     px = origin[0] + t_cap * x[rows] - center[0]
     pz = origin[2] + t_cap * z[rows] - center[2]
     on_cap = px * px + pz * pz <= radius * radius
-    hits.update(t_cap[on_cap], surface, lambda i, _: np.tile(np.float32([0, 1, 0]), (len(i), 1)),
-                rows[on_cap])
+    hits.update(
+        t_cap[on_cap],
+        surface,
+        lambda i, _: np.tile(np.float32([0, 1, 0]), (len(i), 1)),
+        rows[on_cap],
+    )
 
 
 def _hit_plane_y(origin, rays: _Rays, y0, hits: _Hits, surface: int) -> None:
@@ -208,26 +227,30 @@ def _hit_plane_y(origin, rays: _Rays, y0, hits: _Hits, surface: int) -> None:
     hits.update(t, surface, lambda i, _: np.tile(up, (len(i), 1)))
 
 
-def _texture(kind: int, x: np.ndarray, y: np.ndarray, z: np.ndarray,
-             params: np.ndarray) -> np.ndarray:
+def _texture(
+    kind: int, x: np.ndarray, y: np.ndarray, z: np.ndarray, params: np.ndarray
+) -> np.ndarray:
     """A procedural scalar pattern in [0, 1] at the world points ``(x, y, z)``, (N,) each."""
     f = params[0]
     if kind == 0:  # checker
         # the offsets keep surfaces at integer coordinates off the cell borders
-        v = (np.floor(x * f + params[1]) + np.floor(y * f + 0.37)
-             + np.floor(z * f + params[2])) % 2
+        v = (np.floor(x * f + params[1]) + np.floor(y * f + 0.37) + np.floor(z * f + params[2])) % 2
         return 0.35 + 0.65 * v
     if kind == 1:  # stripes
         return 0.5 + 0.5 * np.sin((x * params[1] + y * params[2] + z) * f * 2.5)
     # smooth blotches: a sum of a few incommensurate sinusoids
-    v = (np.sin(x * f * 3.1 + params[1]) * np.sin(z * f * 2.3 + params[2])
-         + 0.5 * np.sin((x + y) * f * 7.7) + 0.3 * np.sin((y - z) * f * 11.3))
+    v = (
+        np.sin(x * f * 3.1 + params[1]) * np.sin(z * f * 2.3 + params[2])
+        + 0.5 * np.sin((x + y) * f * 7.7)
+        + 0.3 * np.sin((y - z) * f * 11.3)
+    )
     return 0.5 + 0.25 * v
 
 
 def _put_rows(dst: np.ndarray, rows: np.ndarray, src: np.ndarray) -> None:
     """``dst[rows] = src`` for C-contiguous (N, C) arrays, moving each row as one
-    opaque record, which is several times faster than numpy's fancy row assignment."""
+    opaque record, which is several times faster than numpy's fancy row assignment.
+    """
     record = np.dtype((np.void, dst.itemsize * dst.shape[1]))
     np.put(dst.view(record)[:, 0], rows, src.view(record)[:, 0])
 
@@ -237,8 +260,14 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     yaw = rng.uniform(-math.pi, math.pi)
     pitch = rng.uniform(-0.25, 0.15)
     roll = rng.uniform(-0.06, 0.06)
-    cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch),
-                              math.sin(pitch), math.cos(roll), math.sin(roll))
+    cy, sy, cp, sp, cr, sr = (
+        math.cos(yaw),
+        math.sin(yaw),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(roll),
+        math.sin(roll),
+    )
     r_yaw = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     r_pitch = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     r_roll = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
@@ -247,8 +276,13 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     return (r_yaw @ r_pitch @ r_roll @ flip).astype(np.float32)
 
 
-def _furnish(rng: np.random.Generator, extent: Tuple[float, float, float, float],
-             cam: np.ndarray, forward: np.ndarray, count: int) -> List[dict]:
+def _furnish(
+    rng: np.random.Generator,
+    extent: Tuple[float, float, float, float],
+    cam: np.ndarray,
+    forward: np.ndarray,
+    count: int,
+) -> List[dict]:
     """Random boxes, spheres and cylinders standing on the ground, mostly in view."""
     x0, x1, z0, z1 = extent
     heading = math.atan2(forward[0], forward[2])
@@ -258,27 +292,39 @@ def _furnish(rng: np.random.Generator, extent: Tuple[float, float, float, float]
             break
         angle = heading + rng.uniform(-0.6, 0.6)
         dist = rng.uniform(1.5, 9.0)
-        pos = np.array([cam[0] + dist * math.sin(angle), 0.0, cam[2] + dist * math.cos(angle)],
-                       dtype=np.float32)
+        pos = np.array(
+            [cam[0] + dist * math.sin(angle), 0.0, cam[2] + dist * math.cos(angle)],
+            dtype=np.float32,
+        )
         if not (x0 + 0.3 < pos[0] < x1 - 0.3 and z0 + 0.3 < pos[2] < z1 - 0.3):
             continue
         kind = ('box', 'sphere', 'cylinder')[int(rng.integers(3))]
         size = rng.uniform(0.2, 0.8)
         if kind == 'box':
             half = np.array([size, rng.uniform(0.2, 1.2), rng.uniform(0.2, 0.8)], dtype=np.float32)
-            objects.append(dict(kind='box', center=pos + [0, half[1], 0], half=half,
-                                yaw=rng.uniform(0, math.pi)))
+            objects.append(
+                dict(
+                    kind='box', center=pos + [0, half[1], 0], half=half, yaw=rng.uniform(0, math.pi)
+                )
+            )
         elif kind == 'sphere':
             lift = rng.uniform(0, 1.0)
             objects.append(dict(kind='sphere', center=pos + [0, size + lift, 0], radius=size))
         else:
-            objects.append(dict(kind='cylinder', center=pos, radius=size * 0.5,
-                                height=rng.uniform(0.4, 2.5)))
+            objects.append(
+                dict(kind='cylinder', center=pos, radius=size * 0.5, height=rng.uniform(0.4, 2.5))
+            )
     return objects
 
 
-def render_scene(seed: int, index: int, height: int = 256, width: int = 256,
-                 kind: str = 'mixed', haze: bool = True) -> Dict[str, np.ndarray]:
+def render_scene(
+    seed: int,
+    index: int,
+    height: int = 256,
+    width: int = 256,
+    kind: str = 'mixed',
+    haze: bool = True,
+) -> Dict[str, np.ndarray]:
     """Render one procedural scene; the same (seed, index) always gives the same scene.
 
     Args:
@@ -331,8 +377,10 @@ def render_scene(seed: int, index: int, height: int = 256, width: int = 256,
         sx, sz, sy = rng.uniform(3, 8), rng.uniform(3, 10), rng.uniform(2.4, 3.5)
         lo = np.array([-sx / 2, 0, -sz / 2], dtype=np.float32)
         hi = np.array([sx / 2, sy, sz / 2], dtype=np.float32)
-        cam = np.array([rng.uniform(-sx / 4, sx / 4), rng.uniform(1.1, 1.8),
-                        rng.uniform(-sz / 4, sz / 4)], dtype=np.float32)
+        cam = np.array(
+            [rng.uniform(-sx / 4, sx / 4), rng.uniform(1.1, 1.8), rng.uniform(-sz / 4, sz / 4)],
+            dtype=np.float32,
+        )
         t_max = _slab(cam, rays.inv, lo, hi, rays.scratch[:3], entry=False)[1]
         t_far = np.minimum(np.minimum(t_max[0], t_max[1]), t_max[2])
         # the first axis reaching t_far, as argmin would pick it (t_max has no NaN)
@@ -345,8 +393,9 @@ def render_scene(seed: int, index: int, height: int = 256, width: int = 256,
         num_shell = 6
     else:
         half_w = rng.uniform(4, 9)
-        cam = np.array([rng.uniform(-half_w / 3, half_w / 3), rng.uniform(1.3, 2.5), 0],
-                       dtype=np.float32)
+        cam = np.array(
+            [rng.uniform(-half_w / 3, half_w / 3), rng.uniform(1.3, 2.5), 0], dtype=np.float32
+        )
         _hit_plane_y(cam, rays, 0.0, hits, 0)
         facade_h = rng.uniform(6, 20)
         for side, surface in ((-1, 1), (1, 2)):
@@ -371,8 +420,14 @@ def render_scene(seed: int, index: int, height: int = 256, width: int = 256,
     num_surfaces = num_shell + len(objects)
     colors = rng.uniform(0.15, 0.95, size=(num_surfaces, 3)).astype(np.float32)
     patterns = rng.integers(0, 3, size=num_surfaces)
-    params = np.stack([rng.uniform(0.5, 3.0, num_surfaces), rng.uniform(-1, 1, num_surfaces),
-                       rng.uniform(-1, 1, num_surfaces)], 1).astype(np.float32)
+    params = np.stack(
+        [
+            rng.uniform(0.5, 3.0, num_surfaces),
+            rng.uniform(-1, 1, num_surfaces),
+            rng.uniform(-1, 1, num_surfaces),
+        ],
+        1,
+    ).astype(np.float32)
 
     valid = np.isfinite(hits.t)
     rgb = np.empty((len(dirs), 3), dtype=np.float32)
@@ -399,8 +454,9 @@ def render_scene(seed: int, index: int, height: int = 256, width: int = 256,
     start = 0
     for surface, end in enumerate(ends):
         if end > start:
-            pattern = _texture(int(patterns[surface]), *(p[start:end] for p in points),
-                               params[surface])
+            pattern = _texture(
+                int(patterns[surface]), *(p[start:end] for p in points), params[surface]
+            )
             color[start:end] = colors[surface] * (pattern * shade[start:end])[:, None]
         start = end
     visibility = rng.uniform(4, 10) if kind == 'room' else rng.uniform(20, 60)
@@ -416,8 +472,7 @@ def render_scene(seed: int, index: int, height: int = 256, width: int = 256,
     rgb += 0.5
     img = rgb.astype(np.uint8).reshape(height, width, 3)
     depth = np.where(valid, hits.t, 0).astype(np.float32).reshape(height, width)
-    return dict(img=img, depth=depth, valid=valid.reshape(height, width),
-                intrinsics=intrinsics)
+    return dict(img=img, depth=depth, valid=valid.reshape(height, width), intrinsics=intrinsics)
 
 
 @DATASETS.register_module()
@@ -441,9 +496,17 @@ class SyntheticScenes(BaseDataset):
 
     METAINFO = dict(benchmark='synthetic')
 
-    def __init__(self, num_samples: int = 1000, height: int = 256, width: int = 256,
-                 seed: int = 0, kind: str = 'mixed', haze: bool = True, pipeline=(),
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        num_samples: int = 1000,
+        height: int = 256,
+        width: int = 256,
+        seed: int = 0,
+        kind: str = 'mixed',
+        haze: bool = True,
+        pipeline=(),
+        **kwargs,
+    ) -> None:
         self.num_samples = num_samples
         self.height, self.width = height, width
         self.seed, self.kind, self.haze = seed, kind, haze
@@ -454,9 +517,14 @@ class SyntheticScenes(BaseDataset):
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
-        scene = render_scene(self.seed, info['sample_idx'], self.height, self.width, self.kind,
-                             self.haze)
-        info.update(img=scene['img'], gt_depth=scene['depth'], gt_valid_mask=scene['valid'],
-                    img_path=f"synthetic://{self.seed}/{info['sample_idx']}",
-                    ori_shape=(self.height, self.width))
+        scene = render_scene(
+            self.seed, info['sample_idx'], self.height, self.width, self.kind, self.haze
+        )
+        info.update(
+            img=scene['img'],
+            gt_depth=scene['depth'],
+            gt_valid_mask=scene['valid'],
+            img_path=f'synthetic://{self.seed}/{info["sample_idx"]}',
+            ori_shape=(self.height, self.width),
+        )
         return info

@@ -1,4 +1,5 @@
 """Unlabeled images for distillation (SA-1B style): a folder, a glob or a list file."""
+
 from __future__ import annotations
 
 import glob
@@ -28,14 +29,21 @@ def list_images(source: str) -> List[str]:
         FileNotFoundError: nothing matches ``source``.
     """
     if osp.isdir(source):
-        paths = [osp.join(root, f) for root, _, files in os.walk(source) for f in files
-                 if f.lower().endswith(IMAGE_EXTENSIONS)]
+        paths = [
+            osp.join(root, f)
+            for root, _, files in os.walk(source)
+            for f in files
+            if f.lower().endswith(IMAGE_EXTENSIONS)
+        ]
     elif osp.isfile(source) and source.lower().endswith(('.txt', '.lst', '.list')):
         base = osp.dirname(osp.abspath(source))
         with open(source, encoding='utf-8') as f:
             lines = [ln.strip() for ln in f]
-        paths = [ln if osp.isabs(ln) else osp.join(base, ln)
-                 for ln in lines if ln and not ln.startswith('#')]
+        paths = [
+            ln if osp.isabs(ln) else osp.join(base, ln)
+            for ln in lines
+            if ln and not ln.startswith('#')
+        ]
     elif osp.isfile(source):
         paths = [source]
     else:
@@ -44,7 +52,8 @@ def list_images(source: str) -> List[str]:
     if not paths:
         raise FileNotFoundError(
             f'no images found at {source!r}: give a folder of images, a glob such as '
-            "'data/sa1b/**/*.jpg', or a text file listing one image per line")
+            "'data/sa1b/**/*.jpg', or a text file listing one image per line"
+        )
     return paths
 
 
@@ -74,12 +83,10 @@ class UnlabeledImageDataset(BaseDataset):
 
     METAINFO = dict(benchmark='unlabeled')
 
-    def __init__(self, data_root: str, pipeline=(), max_refetch: int = 1000,
-                 **kwargs) -> None:
+    def __init__(self, data_root: str, pipeline=(), max_refetch: int = 1000, **kwargs) -> None:
         self.source = data_root
         self._unreadable: Dict[int, str] = {}
-        super().__init__(data_root='', pipeline=list(pipeline), max_refetch=max_refetch,
-                         **kwargs)
+        super().__init__(data_root='', pipeline=list(pipeline), max_refetch=max_refetch, **kwargs)
 
     @property
     def num_skipped(self) -> int:
@@ -106,8 +113,9 @@ class UnlabeledImageDataset(BaseDataset):
             lines = [ln.strip() for ln in f]
         lines = sorted(ln for ln in lines if ln and not ln.startswith(b'#'))
         if not lines:
-            raise FileNotFoundError(f'no images found at {source!r}: the list file lists no '
-                                    'image path (one per line)')
+            raise FileNotFoundError(
+                f'no images found at {source!r}: the list file lists no image path (one per line)'
+            )
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         self.path_offsets = np.concatenate([[0], np.cumsum(lengths)])
         self.path_bytes = np.frombuffer(b''.join(lines), dtype=np.uint8)
@@ -145,9 +153,12 @@ class UnlabeledImageDataset(BaseDataset):
             return self.pipeline(info)
         except UnreadableFileError as exc:
             self._unreadable[idx] = exc.reason
-            print_log(f'UnlabeledImageDataset: skipping unreadable image {exc.path}: '
-                      f'{exc.reason} ({self.num_skipped} skipped so far by this process)',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'UnlabeledImageDataset: skipping unreadable image {exc.path}: '
+                f'{exc.reason} ({self.num_skipped} skipped so far by this process)',
+                logger='current',
+                level=logging.WARNING,
+            )
             return None
 
     def replacement_index(self, idx: int, attempt: int) -> int:
@@ -166,4 +177,5 @@ class UnlabeledImageDataset(BaseDataset):
         raise RuntimeError(
             f'UnlabeledImageDataset: {self.max_refetch + 1} unreadable files in a row '
             f'(starting at {self.get_data_info(first)["img_path"]}: '
-            f'{self._unreadable.get(first)}); check data_root {self.source!r}')
+            f'{self._unreadable.get(first)}); check data_root {self.source!r}'
+        )

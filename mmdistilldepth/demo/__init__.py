@@ -4,6 +4,7 @@
 the Gradio page and imports gradio, the optional extra ``demo``
 (``pip install "mmdistilldepth[demo]"``), so it is imported only when serving.
 """
+
 from .core import DemoInputError, DemoModel, newest_checkpoint, read_upload
 
 __all__ = ['DemoInputError', 'DemoModel', 'newest_checkpoint', 'read_upload']

@@ -10,17 +10,29 @@ itself beside the same region of the full-image prediction). The endpoint
 Bad input raises ``gr.Error`` (the page shows it, the server keeps answering);
 conversions and bounds that still give a result are shown as ``gr.Warning``.
 """
+
 import functools
 from typing import Callable, Optional, Sequence
 
 import gradio as gr
-import numpy as np
 import torch
 
 from . import backend
-from .core import (DEFAULT_MAX_PIXELS, DemoInputError, DemoModel, OutputStore,
-                   colorbar_html, compare_disparities, crop_prediction, default_box,
-                   difference_rgb, draw_box, parse_box, product_stem, read_upload)
+from .core import (
+    DEFAULT_MAX_PIXELS,
+    DemoInputError,
+    DemoModel,
+    OutputStore,
+    colorbar_html,
+    compare_disparities,
+    crop_prediction,
+    default_box,
+    difference_rgb,
+    draw_box,
+    parse_box,
+    product_stem,
+    read_upload,
+)
 
 
 def _page_errors(fn: Callable) -> Callable:
@@ -33,9 +45,11 @@ def _page_errors(fn: Callable) -> Callable:
         except DemoInputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         except (torch.OutOfMemoryError, MemoryError):
-            raise gr.Error('out of memory for this image; try a smaller one, or restart the '
-                           'demo with a smaller --max-size or --max-pixels',
-                           print_exception=False) from None
+            raise gr.Error(
+                'out of memory for this image; try a smaller one, or restart the '
+                'demo with a smaller --max-size or --max-pixels',
+                print_exception=False,
+            ) from None
 
     return wrapper
 
@@ -56,8 +70,12 @@ class DemoApp:
         store (OutputStore, optional): where the downloadable files go.
     """
 
-    def __init__(self, models: Sequence[DemoModel], max_pixels: int = DEFAULT_MAX_PIXELS,
-                 store: Optional[OutputStore] = None) -> None:
+    def __init__(
+        self,
+        models: Sequence[DemoModel],
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        store: Optional[OutputStore] = None,
+    ) -> None:
         if not 1 <= len(models) <= 2:
             raise ValueError(f'the demo serves one model or compares two, got {len(models)}')
         self.models = list(models)
@@ -92,30 +110,38 @@ class DemoApp:
         rgb, disparity, files, notices = self._products(path, self.model)
         color = backend.colorize_rgb(disparity)
         height, width = disparity.shape
-        info = (f'**{self.model.name}**: {width}x{height} px, disparity '
-                f'{disparity.min():.4g} .. {disparity.max():.4g}; files as '
-                '`tools/infer.py --save color png16 npy ply` writes them.\n'
-                + _notify(notices))
+        info = (
+            f'**{self.model.name}**: {width}x{height} px, disparity '
+            f'{disparity.min():.4g} .. {disparity.max():.4g}; files as '
+            '`tools/infer.py --save color png16 npy ply` writes them.\n' + _notify(notices)
+        )
         return color, (rgb, color), colorbar_html(disparity), list(files.values()), info
 
     @_page_errors
     def compare(self, path: Optional[str]):
         """Compare tab: model A, model B, |B aligned to A - A|, and the numbers."""
         if len(self.models) < 2:
-            raise DemoInputError('start the demo with --compare CONFIG [CHECKPOINT] to '
-                                 'compare two models')
+            raise DemoInputError(
+                'start the demo with --compare CONFIG [CHECKPOINT] to compare two models'
+            )
         model_a, model_b = self.models
         rgb, notices = self._read(path, model_a)
         bound_b = model_b.bound_notice(*rgb.shape[:2])
         disp_a, disp_b = model_a.predict(rgb), model_b.predict(rgb)
         result = compare_disparities(disp_a, disp_b)
-        info = (f'B aligned to A by least squares: B\' = {result.scale:.4g} B + '
-                f'{result.shift:.4g}. Mean |B\' - A| = {100 * result.mean_rel:.2f} % of A\'s '
-                f'range; {100 * result.frac_over:.1f} % of the pixels differ by more than '
-                '5 % (difference map: black = equal, yellow = 20 % or more).\n'
-                + _notify(notices + ([f'B: {bound_b}'] if bound_b else [])))
-        return (backend.colorize_rgb(disp_a), backend.colorize_rgb(disp_b),
-                difference_rgb(result, disp_a), info)
+        info = (
+            f"B aligned to A by least squares: B' = {result.scale:.4g} B + "
+            f"{result.shift:.4g}. Mean |B' - A| = {100 * result.mean_rel:.2f} % of A's "
+            f'range; {100 * result.frac_over:.1f} % of the pixels differ by more than '
+            '5 % (difference map: black = equal, yellow = 20 % or more).\n'
+            + _notify(notices + ([f'B: {bound_b}'] if bound_b else []))
+        )
+        return (
+            backend.colorize_rgb(disp_a),
+            backend.colorize_rgb(disp_b),
+            difference_rgb(result, disp_a),
+            info,
+        )
 
     @_page_errors
     def crop_start(self, path: Optional[str]):
@@ -127,8 +153,7 @@ class DemoApp:
         return (draw_box(rgb, box), *box)
 
     @_page_errors
-    def crop_corner(self, path: Optional[str], x0, y0, x1, y1, first: bool,
-                    evt: gr.SelectData):
+    def crop_corner(self, path: Optional[str], x0, y0, x1, y1, first: bool, evt: gr.SelectData):
         """A click on the image sets one corner of the box, alternately the first and second."""
         rgb, _ = read_upload(path, self.max_pixels)
         x, y = (int(v) for v in evt.index)
@@ -148,38 +173,56 @@ class DemoApp:
         box = parse_box([x0, y0, x1, y1], *rgb.shape[:2])
         result = crop_prediction(self.model, rgb, box)
         w, h = box[2] - box[0], box[3] - box[1]
-        info = (f'crop {w}x{h} px at ({box[0]}, {box[1]}). Alone, the crop fills the whole '
-                f'network input (short side {self.model.input_size} px), so the model sees '
-                'it magnified: finer detail, but no context beyond its border. Aligned to '
-                f'the full-image cut, they differ by {100 * result.comparison.mean_rel:.2f} % '
-                'of its range on average.\n' + _notify(notices))
-        return (draw_box(rgb, box), backend.colorize_rgb(result.from_full),
-                backend.colorize_rgb(result.alone), info)
+        info = (
+            f'crop {w}x{h} px at ({box[0]}, {box[1]}). Alone, the crop fills the whole '
+            f'network input (short side {self.model.input_size} px), so the model sees '
+            'it magnified: finer detail, but no context beyond its border. Aligned to '
+            f'the full-image cut, they differ by {100 * result.comparison.mean_rel:.2f} % '
+            'of its range on average.\n' + _notify(notices)
+        )
+        return (
+            draw_box(rgb, box),
+            backend.colorize_rgb(result.from_full),
+            backend.colorize_rgb(result.alone),
+            info,
+        )
 
 
 def build_app(app: DemoApp, examples: Sequence[str] = ()) -> gr.Blocks:
     """The page for ``app`` (a ``gr.Blocks``; ``launch()`` it to serve)."""
     names = ' vs '.join(f'**{m.name}**' for m in app.models)
     with gr.Blocks(title='mmdistilldepth demo', delete_cache=(3600, 3600)) as page:
-        gr.Markdown(f'## mmdistilldepth: relative depth from one image\nModel: {names} '
-                    f'(input size {app.model.input_size}, max size {app.model.max_size}). '
-                    'Upload an image or pick an example.')
+        gr.Markdown(
+            f'## mmdistilldepth: relative depth from one image\nModel: {names} '
+            f'(input size {app.model.input_size}, max size {app.model.max_size}). '
+            'Upload an image or pick an example.'
+        )
         with gr.Row():
             upload = gr.File(label='Image', file_types=['image'], type='filepath', scale=2)
             if examples:
                 with gr.Column(scale=3):
-                    gr.Examples(examples=[[path] for path in examples], inputs=[upload],
-                                label='Examples (rendered synthetic scenes)')
+                    gr.Examples(
+                        examples=[[path] for path in examples],
+                        inputs=[upload],
+                        label='Examples (rendered synthetic scenes)',
+                    )
         with gr.Tabs():
             with gr.Tab('Depth'):
                 with gr.Row():
-                    depth_image = gr.Image(label='Depth (near = bright)', format='png',
-                                           interactive=False, elem_id='depth-map')
+                    depth_image = gr.Image(
+                        label='Depth (near = bright)',
+                        format='png',
+                        interactive=False,
+                        elem_id='depth-map',
+                    )
                     slider = gr.ImageSlider(label='Input / depth', interactive=False)
                 colorbar = gr.HTML()
                 depth_info = gr.Markdown()
-                downloads = gr.File(label='Downloads: colour PNG, 16-bit PNG, .npy, .ply',
-                                    file_count='multiple', interactive=False)
+                downloads = gr.File(
+                    label='Downloads: colour PNG, 16-bit PNG, .npy, .ply',
+                    file_count='multiple',
+                    interactive=False,
+                )
             if len(app.models) == 2:
                 with gr.Tab('Compare'):
                     compare_button = gr.Button('Compare the two models', variant='primary')
@@ -188,24 +231,35 @@ def build_app(app: DemoApp, examples: Sequence[str] = ()) -> gr.Blocks:
                         map_b = gr.Image(label=f'B: {app.models[1].name}', interactive=False)
                         map_diff = gr.Image(label='|B aligned to A - A|', interactive=False)
                     compare_info = gr.Markdown()
-                compare_button.click(app.compare, [upload], [map_a, map_b, map_diff,
-                                                              compare_info],
-                                     api_name='compare', api_visibility='undocumented')
+                compare_button.click(
+                    app.compare,
+                    [upload],
+                    [map_a, map_b, map_diff, compare_info],
+                    api_name='compare',
+                    api_visibility='undocumented',
+                )
             with gr.Tab('Crop (Fig. 5)'):
-                gr.Markdown('Click two corners on the image (or type the box), then predict: '
-                            'the model sees the crop alone, magnified, versus the same region '
-                            'cut from its prediction for the full image.')
+                gr.Markdown(
+                    'Click two corners on the image (or type the box), then predict: '
+                    'the model sees the crop alone, magnified, versus the same region '
+                    'cut from its prediction for the full image.'
+                )
                 with gr.Row():
                     crop_image = gr.Image(label='Image and crop', interactive=False)
                     with gr.Column():
-                        x0, y0 = gr.Number(label='x0', precision=0), gr.Number(label='y0',
-                                                                                 precision=0)
-                        x1, y1 = gr.Number(label='x1', precision=0), gr.Number(label='y1',
-                                                                                 precision=0)
+                        x0, y0 = (
+                            gr.Number(label='x0', precision=0),
+                            gr.Number(label='y0', precision=0),
+                        )
+                        x1, y1 = (
+                            gr.Number(label='x1', precision=0),
+                            gr.Number(label='y1', precision=0),
+                        )
                         crop_button = gr.Button('Predict the crop', variant='primary')
                 with gr.Row():
-                    from_full = gr.Image(label='Cut from the full-image prediction',
-                                         interactive=False)
+                    from_full = gr.Image(
+                        label='Cut from the full-image prediction', interactive=False
+                    )
                     alone = gr.Image(label='The crop predicted alone', interactive=False)
                 crop_info = gr.Markdown()
                 first_corner = gr.State(True)
@@ -216,15 +270,28 @@ def build_app(app: DemoApp, examples: Sequence[str] = ()) -> gr.Blocks:
         api_button = gr.Button(visible=False)
         api_button.click(app.predict, [api_in], [api_color, api_npy], api_name='predict')
 
-        upload.change(app.depth, [upload], [depth_image, slider, colorbar, downloads,
-                                             depth_info],
-                      api_name='depth', api_visibility='undocumented')
-        upload.change(app.crop_start, [upload], [crop_image, x0, y0, x1, y1],
-                      api_visibility='private')
+        upload.change(
+            app.depth,
+            [upload],
+            [depth_image, slider, colorbar, downloads, depth_info],
+            api_name='depth',
+            api_visibility='undocumented',
+        )
+        upload.change(
+            app.crop_start, [upload], [crop_image, x0, y0, x1, y1], api_visibility='private'
+        )
         box = [x0, y0, x1, y1]
-        crop_image.select(app.crop_corner, [upload, *box, first_corner],
-                          [crop_image, *box, first_corner],
-                          api_visibility='private')
-        crop_button.click(app.crop, [upload, *box], [crop_image, from_full, alone, crop_info],
-                          api_name='crop', api_visibility='undocumented')
+        crop_image.select(
+            app.crop_corner,
+            [upload, *box, first_corner],
+            [crop_image, *box, first_corner],
+            api_visibility='private',
+        )
+        crop_button.click(
+            app.crop,
+            [upload, *box],
+            [crop_image, from_full, alone, crop_info],
+            api_name='crop',
+            api_visibility='undocumented',
+        )
     return page

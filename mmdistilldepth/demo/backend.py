@@ -3,10 +3,11 @@
 Everything the page shows or offers for download comes from here, and everything
 here is the code ``tools/infer.py`` runs: :func:`~mmdistilldepth.apis.inference_depth`
 for the disparity, and :func:`~mmdistilldepth.apis.outputs.save_outputs` and the
-colorizer of :mod:`mmdistilldepth.apis.outputs` for the four files and the pictures. So a map seen on
-the page and the files downloaded from it are byte for byte what ``tools/infer.py``
+colorizer of :mod:`mmdistilldepth.apis.outputs` for the four files and the pictures.
+So a map seen on the page and the files downloaded from it are byte for byte what ``tools/infer.py``
 writes for the same image, model, ``--input-size`` and ``--max-size``.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
@@ -16,18 +17,26 @@ import numpy as np
 import torch
 
 from mmdistilldepth.apis import inference_depth
-from mmdistilldepth.apis.outputs import (DEFAULT_DEPTH_RANGE, DEFAULT_FOV_DEG, PRODUCT_SUFFIXES,
-                                         colorize_disparity, save_outputs)
+from mmdistilldepth.apis.outputs import (
+    DEFAULT_DEPTH_RANGE,
+    DEFAULT_FOV_DEG,
+    PRODUCT_SUFFIXES,
+    colorize_disparity,
+    save_outputs,
+)
 from mmdistilldepth.apis.preprocessing import dav2_input_size
 
-def predict_disparity(model: torch.nn.Module, rgb: np.ndarray, input_size: int,
-                      max_size: Optional[int]) -> np.ndarray:
+
+def predict_disparity(
+    model: torch.nn.Module, rgb: np.ndarray, input_size: int, max_size: Optional[int]
+) -> np.ndarray:
     """Relative disparity (H, W) float32 of an RGB uint8 image, as ``tools/infer.py``."""
     return inference_depth(model, rgb, input_size, max_size)
 
 
-def network_input_size(height: int, width: int, input_size: int,
-                       max_size: Optional[int]) -> Tuple[int, int]:
+def network_input_size(
+    height: int, width: int, input_size: int, max_size: Optional[int]
+) -> Tuple[int, int]:
     """The (h, w) the network sees for an image (``--max-size`` applied)."""
     return dav2_input_size(height, width, input_size, max_size=max_size)
 
@@ -37,9 +46,13 @@ def colorize_rgb(disparity: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(colorize_disparity(disparity), cv2.COLOR_BGR2RGB)
 
 
-def write_products(rgb: np.ndarray, disparity: np.ndarray, stem: str,
-                   fov: float = DEFAULT_FOV_DEG,
-                   depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE) -> Dict[str, str]:
+def write_products(
+    rgb: np.ndarray,
+    disparity: np.ndarray,
+    stem: str,
+    fov: float = DEFAULT_FOV_DEG,
+    depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE,
+) -> Dict[str, str]:
     """Write the four files of ``tools/infer.py --save color png16 npy ply``.
 
     Args:

@@ -4,6 +4,7 @@ Nothing here imports gradio, so all of it is tested without a server. ``app.py``
 wires these functions to components; :class:`DemoInputError` becomes a ``gr.Error``
 on the page and each returned notice a ``gr.Warning``.
 """
+
 from __future__ import annotations
 
 import glob
@@ -22,6 +23,7 @@ import torch
 from mmdistilldepth.evaluation.functional.alignment import fit_scale_shift
 from mmdistilldepth.utils import UserInputError
 from mmdistilldepth.utils.image_io import UnreadableFileError, read_rgb
+
 from . import backend
 
 #: The smallest image side the demo accepts: one patch of the network (14 px).
@@ -33,8 +35,11 @@ DEFAULT_MAX_PIXELS = 24_000_000
 QUICKSTART_CONFIG = osp.join('configs', 'quickstart', 'cross_context_synthetic.py')
 QUICKSTART_WORK_DIR = osp.join('work_dirs', 'cross_context_synthetic')
 #: Bundled examples, rendered at start-up: (file name, scene kind, height, width).
-EXAMPLES = (('room.png', 'room', 240, 320), ('street.png', 'street', 240, 320),
-            ('wide_street.png', 'street', 160, 480))
+EXAMPLES = (
+    ('room.png', 'room', 240, 320),
+    ('street.png', 'street', 240, 320),
+    ('wide_street.png', 'street', 160, 480),
+)
 
 _MODE_NOTICES = {
     'L': 'is grayscale: its channel was replicated to RGB',
@@ -79,13 +84,16 @@ class DemoModel:
         free = backend.network_input_size(height, width, self.input_size, None)
         if bounded == free:
             return None
-        return (f'the image is {width}x{height} px: its network input would be '
-                f'{free[1]}x{free[0]}, bounded to {bounded[1]}x{bounded[0]} by '
-                f'--max-size {self.max_size} (as tools/infer.py does)')
+        return (
+            f'the image is {width}x{height} px: its network input would be '
+            f'{free[1]}x{free[0]}, bounded to {bounded[1]}x{bounded[0]} by '
+            f'--max-size {self.max_size} (as tools/infer.py does)'
+        )
 
 
-def read_upload(path: Optional[str],
-                max_pixels: int = DEFAULT_MAX_PIXELS) -> Tuple[np.ndarray, List[str]]:
+def read_upload(
+    path: Optional[str], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Tuple[np.ndarray, List[str]]:
     """Read an uploaded file as ``tools/infer.py`` reads an image, with checks first.
 
     Args:
@@ -108,13 +116,16 @@ def read_upload(path: Optional[str],
     try:
         rgb = read_rgb(path)
     except UnreadableFileError as exc:
-        raise DemoInputError(f'{name} cannot be used: {exc.reason}. Upload a JPEG, PNG, '
-                             'BMP, TIFF or WebP image') from None
+        raise DemoInputError(
+            f'{name} cannot be used: {exc.reason}. Upload a JPEG, PNG, BMP, TIFF or WebP image'
+        ) from None
     height, width = rgb.shape[:2]
     _check_pixels(name, width, height, max_pixels)
     if min(height, width) < MIN_SIDE:
-        raise DemoInputError(f'{name} is {width}x{height} px; the demo needs at least '
-                             f'{MIN_SIDE} px on each side (one patch of the network)')
+        raise DemoInputError(
+            f'{name} is {width}x{height} px; the demo needs at least '
+            f'{MIN_SIDE} px on each side (one patch of the network)'
+        )
     notices = []
     if mode in _MODE_NOTICES:
         notices.append(f'{name} {_MODE_NOTICES[mode]}, as tools/infer.py does')
@@ -124,6 +135,7 @@ def read_upload(path: Optional[str],
 def _peek(path: str) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
     """The PIL mode and (width, height) from the file header, without decoding it."""
     from PIL import Image
+
     try:
         with Image.open(path) as image:
             mode = image.mode
@@ -131,8 +143,10 @@ def _peek(path: str) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
                 mode = 'PA'
             return mode, image.size
     except Image.DecompressionBombError:
-        raise DemoInputError(f'{osp.basename(path)} has far too many pixels for the demo; '
-                             'shrink it, or run tools/infer.py on it') from None
+        raise DemoInputError(
+            f'{osp.basename(path)} has far too many pixels for the demo; '
+            'shrink it, or run tools/infer.py on it'
+        ) from None
     except (OSError, ValueError, SyntaxError):
         return None, None  # not for PIL; OpenCV has the last word in read_rgb
 
@@ -142,7 +156,8 @@ def _check_pixels(name: str, width: int, height: int, max_pixels: int) -> None:
         raise DemoInputError(
             f'{name} is {width}x{height} px ({width * height / 1e6:.1f} MP), more than the '
             f"demo's bound of {max_pixels / 1e6:.1f} MP (--max-pixels); shrink it, or run "
-            'tools/infer.py on it')
+            'tools/infer.py on it'
+        )
 
 
 class OutputStore:
@@ -163,7 +178,7 @@ class OutputStore:
         self._count += 1
         path = tempfile.mkdtemp(prefix=f'{self._count:06d}_', dir=self.root)
         folders = sorted(glob.glob(osp.join(self.root, '*_*')), key=osp.getmtime)
-        for old in folders[:-self.keep]:
+        for old in folders[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         return path
 
@@ -179,12 +194,15 @@ def colorbar_html(disparity: np.ndarray, steps: int = 16) -> str:
     ramp = backend.colorize_rgb(np.linspace(0.0, 1.0, steps, dtype=np.float32)[None])[0]
     stops = ', '.join(f'rgb({r},{g},{b})' for r, g, b in ramp)
     low, high = float(np.min(disparity)), float(np.max(disparity))
-    return ('<div class="mdd-colorbar">'
-            f'<div style="height:14px;border-radius:3px;background:linear-gradient(to right, '
-            f'{stops})"></div><div style="display:flex;justify-content:space-between;'
-            'font-size:0.85em"><span>far: disparity ' f'{low:.4g}</span>'
-            '<span>relative disparity (affine-invariant), per image min-max</span>'
-            f'<span>near: {high:.4g}</span></div></div>')
+    return (
+        '<div class="mdd-colorbar">'
+        f'<div style="height:14px;border-radius:3px;background:linear-gradient(to right, '
+        f'{stops})"></div><div style="display:flex;justify-content:space-between;'
+        'font-size:0.85em"><span>far: disparity '
+        f'{low:.4g}</span>'
+        '<span>relative disparity (affine-invariant), per image min-max</span>'
+        f'<span>near: {high:.4g}</span></div></div>'
+    )
 
 
 @dataclass
@@ -216,8 +234,14 @@ def compare_disparities(disp_a: np.ndarray, disp_b: np.ndarray) -> Comparison:
     aligned = (b.double() * scale.double() + shift.double()).float().numpy()
     abs_diff = np.abs(aligned - disp_a)
     span = float(disp_a.max() - disp_a.min()) or 1.0
-    return Comparison(float(scale), float(shift), aligned, abs_diff,
-                      float(abs_diff.mean() / span), float((abs_diff > 0.05 * span).mean()))
+    return Comparison(
+        float(scale),
+        float(shift),
+        aligned,
+        abs_diff,
+        float(abs_diff.mean() / span),
+        float((abs_diff > 0.05 * span).mean()),
+    )
 
 
 def difference_rgb(comparison: Comparison, disp_a: np.ndarray, vmax: float = 0.2) -> np.ndarray:
@@ -228,24 +252,26 @@ def difference_rgb(comparison: Comparison, disp_a: np.ndarray, vmax: float = 0.2
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def parse_box(box: Sequence[Optional[float]], height: int,
-              width: int) -> Tuple[int, int, int, int]:
+def parse_box(box: Sequence[Optional[float]], height: int, width: int) -> Tuple[int, int, int, int]:
     """A crop ``(x0, y0, x1, y1)`` in pixels, corners in any order, clipped to the image.
 
     Raises:
         DemoInputError: a missing corner, or a crop under 14 px on a side.
     """
     if len(box) != 4 or any(v is None for v in box):
-        raise DemoInputError('give the crop as x0, y0, x1, y1 in pixels (or click two '
-                             'corners on the image)')
+        raise DemoInputError(
+            'give the crop as x0, y0, x1, y1 in pixels (or click two corners on the image)'
+        )
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)
     x0, x1 = min(x0, x1), max(x0, x1)
     y0, y1 = min(y0, y1), max(y0, y1)
     x0, x1 = max(0, x0), min(width, x1)
     y0, y1 = max(0, y0), min(height, y1)
     if x1 - x0 < MIN_SIDE or y1 - y0 < MIN_SIDE:
-        raise DemoInputError(f'the crop ({x0}, {y0})-({x1}, {y1}) inside the {width}x{height} '
-                             f'image is under {MIN_SIDE} px on a side; draw a larger one')
+        raise DemoInputError(
+            f'the crop ({x0}, {y0})-({x1}, {y1}) inside the {width}x{height} '
+            f'image is under {MIN_SIDE} px on a side; draw a larger one'
+        )
     return x0, y0, x1, y1
 
 
@@ -279,8 +305,12 @@ class CropResult:
     comparison: Comparison
 
 
-def crop_prediction(model: DemoModel, rgb: np.ndarray, box: Tuple[int, int, int, int],
-                    full: Optional[np.ndarray] = None) -> CropResult:
+def crop_prediction(
+    model: DemoModel,
+    rgb: np.ndarray,
+    box: Tuple[int, int, int, int],
+    full: Optional[np.ndarray] = None,
+) -> CropResult:
     """Predict a crop by itself and cut the same region from the full prediction.
 
     Args:
@@ -300,6 +330,7 @@ def crop_prediction(model: DemoModel, rgb: np.ndarray, box: Tuple[int, int, int,
 def write_examples(folder: str, seed: int = 7) -> List[str]:
     """Render the bundled example images (``EXAMPLES``) into ``folder`` as PNG."""
     from mmdistilldepth.datasets.synthetic_scenes import render_scene
+
     os.makedirs(folder, exist_ok=True)
     paths = []
     for index, (name, kind, height, width) in enumerate(EXAMPLES):
@@ -327,5 +358,7 @@ def newest_checkpoint(work_dir: str = QUICKSTART_WORK_DIR) -> str:
             iters[int(match.group(1))] = path
     if iters:
         return iters[max(iters)]
-    raise UserInputError(f'no checkpoint (best_*.pth or iter_*.pth) in {work_dir}/; run '
-                         f'python tools/train.py {QUICKSTART_CONFIG} first')
+    raise UserInputError(
+        f'no checkpoint (best_*.pth or iter_*.pth) in {work_dir}/; run '
+        f'python tools/train.py {QUICKSTART_CONFIG} first'
+    )

@@ -11,6 +11,7 @@ The loading side (:func:`check_checkpoint_safe`, :func:`unsafe_globals`,
 the one home of checkpoint loading; the names are re-exported here (lazily) so that
 ``from mmdistilldepth.engine.checkpoint_io import check_checkpoint_safe`` keeps working.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -72,8 +73,11 @@ def stale_temporary_files(folder: str) -> List[str]:
     """Leftovers of saves that were killed before their rename (``*.tmp-<pid>``)."""
     if not osp.isdir(folder):
         return []
-    return sorted(osp.join(folder, name) for name in os.listdir(folder)
-                  if _TMP_NAME.match(name) and osp.isfile(osp.join(folder, name)))
+    return sorted(
+        osp.join(folder, name)
+        for name in os.listdir(folder)
+        if _TMP_NAME.match(name) and osp.isfile(osp.join(folder, name))
+    )
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -92,13 +96,13 @@ class AtomicLocalBackend(LocalBackend):
 register_backend('atomic_local', AtomicLocalBackend, force=True)
 
 #: Loading-side names that moved to :mod:`mmdistilldepth.models.checkpoint_loading`.
-_MOVED_TO_LOADING = ('CONVERT_HINT', 'check_checkpoint_safe', 'latest_checkpoint',
-                     'unsafe_globals')
+_MOVED_TO_LOADING = ('CONVERT_HINT', 'check_checkpoint_safe', 'latest_checkpoint', 'unsafe_globals')
 
 
 def __getattr__(name: str):
     # Lazy, so that importing the engine does not import every model.
     if name in _MOVED_TO_LOADING:
         from mmdistilldepth.models import checkpoint_loading
+
         return getattr(checkpoint_loading, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

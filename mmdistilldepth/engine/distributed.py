@@ -1,4 +1,5 @@
 """Multi-process runs without CUDA: the gloo backend and CPU DDP under MMEngine."""
+
 from __future__ import annotations
 
 import datetime
@@ -37,27 +38,38 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     if launcher == 'none' or torch.cuda.is_available():
         return False
     if launcher != 'pytorch':
-        raise UserInputError(f'--launcher {launcher} needs CUDA GPUs; on CPUs launch the '
-                             'processes with torchrun (tools/dist_train.sh, --launcher pytorch)')
+        raise UserInputError(
+            f'--launcher {launcher} needs CUDA GPUs; on CPUs launch the '
+            'processes with torchrun (tools/dist_train.sh, --launcher pytorch)'
+        )
     env_cfg = cfg.setdefault('env_cfg', {})
     dist_cfg = env_cfg.setdefault('dist_cfg', {})
     dist_cfg['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel', broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False),
+    )
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     if not torch_dist.is_initialized():
-        missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
-                   if k not in os.environ]
+        missing = [
+            k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ
+        ]
         if missing:
-            raise UserInputError(f'--launcher pytorch, but {", ".join(missing)} not set: start '
-                                 'the processes with torchrun (tools/dist_train.sh)')
+            raise UserInputError(
+                f'--launcher pytorch, but {", ".join(missing)} not set: start '
+                'the processes with torchrun (tools/dist_train.sh)'
+            )
         kwargs = {}
         if dist_cfg.get('timeout') is not None:
             kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
-        torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
-                                      world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+        torch_dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']),
+            **kwargs,
+        )
     return True
 
 

@@ -53,6 +53,7 @@ The allow-list is a global of torch, so importing the package does not touch it:
 (:func:`read_checkpoint`, :func:`check_checkpoint_safe`
 before a resume or ``load_from``).
 """
+
 from __future__ import annotations
 
 import os
@@ -80,20 +81,36 @@ def _numpy_globals() -> list:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # pragma: no cover - numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
-    dtype_classes = [type(np.dtype(name)) for name in (
-        'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
-        'uint64', 'float16', 'float32', 'float64')]
+    dtype_classes = [
+        type(np.dtype(name))
+        for name in (
+            'bool',
+            'int8',
+            'int16',
+            'int32',
+            'int64',
+            'uint8',
+            'uint16',
+            'uint32',
+            'uint64',
+            'float16',
+            'float32',
+            'float64',
+        )
+    ]
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
 def _history_buffer_getattr(obj, name: str):
     """``getattr`` restricted to ``HistoryBuffer``'s registered statistics methods."""
     from mmengine.logging.history_buffer import HistoryBuffer
+
     if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only '
-        'HistoryBuffer statistics methods may be resolved')
+        'HistoryBuffer statistics methods may be resolved'
+    )
 
 
 def allow_mmengine_checkpoints() -> None:
@@ -106,14 +123,18 @@ def allow_mmengine_checkpoints() -> None:
     if add_safe_globals is None:  # pragma: no cover - torch < 2.4 loads freely
         return
     from mmengine.logging.history_buffer import HistoryBuffer
+
     HistoryBuffer()  # registers the default statistics methods on the class
-    add_safe_globals([HistoryBuffer, *_numpy_globals(),
-                      (_history_buffer_getattr, 'builtins.getattr')])
+    add_safe_globals(
+        [HistoryBuffer, *_numpy_globals(), (_history_buffer_getattr, 'builtins.getattr')]
+    )
 
 
-CONVERT_HINT = ('python tools/model_converters/convert_checkpoint.py {path} OUT.pth --to ours '
-                '--unsafe-allow-pickle (keeps the student weights; start from them with '
-                'load_from=OUT.pth)')
+CONVERT_HINT = (
+    'python tools/model_converters/convert_checkpoint.py {path} OUT.pth --to ours '
+    '--unsafe-allow-pickle (keeps the student weights; start from them with '
+    'load_from=OUT.pth)'
+)
 
 
 def unsafe_globals(path: str) -> List[str]:
@@ -126,6 +147,7 @@ def unsafe_globals(path: str) -> List[str]:
         UserInputError: the file is not a readable torch checkpoint.
     """
     from mmdistilldepth.utils.cli import UserInputError
+
     allow_mmengine_checkpoints()
     try:
         return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
@@ -140,7 +162,8 @@ def unsafe_globals(path: str) -> List[str]:
         raise UserInputError(
             f'checkpoint {path} is not a readable torch checkpoint '
             f'({str(exc).splitlines()[0]}); it may be truncated (a save that was killed) '
-            'or another kind of file: give another checkpoint') from None
+            'or another kind of file: give another checkpoint'
+        ) from None
     return []
 
 
@@ -173,14 +196,16 @@ def check_checkpoint_safe(path: Optional[str], what: str = 'checkpoint') -> None
             f'{what} {path} is a safetensors file, but MMEngine reads torch checkpoints '
             f'here: convert it with python tools/model_converters/convert_checkpoint.py '
             f"{path} OUT.pth --to ours, or give it as the model's own checkpoint "
-            '(model.student.checkpoint=PATH)')
+            '(model.student.checkpoint=PATH)'
+        )
     unsafe = unsafe_globals(path)
     if unsafe:
         raise UserInputError(
             f'{what} {path} holds objects that only arbitrary unpickling can load '
             f'({", ".join(unsafe[:5])}{" ..." if len(unsafe) > 5 else ""}), which could '
             'run code from the file, so it is refused. Only if you trust the file, '
-            f'convert it once: {CONVERT_HINT.format(path=path)}')
+            f'convert it once: {CONVERT_HINT.format(path=path)}'
+        )
 
 
 def latest_checkpoint(work_dir: str) -> Optional[str]:
@@ -202,7 +227,8 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     if not path or not os.path.isfile(path):
         raise UserInputError(
             f'{pointer} points to {path or "nothing"!r}, which does not exist; resume from '
-            'a given checkpoint with --resume PATH (or delete the pointer to start over)')
+            'a given checkpoint with --resume PATH (or delete the pointer to start over)'
+        )
     return path
 
 
@@ -225,7 +251,9 @@ def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
         CheckpointError: missing file, or a pickle that needs arbitrary code.
     """
     from mmdistilldepth.utils.hub import HubError, resolve_checkpoint
+
     from .hf_layout import HFLayoutError, is_hf_folder, read_hf_config, read_hf_weights
+
     try:
         path = resolve_checkpoint(path)  # hf://... -> a file or folder in the hub cache
         if is_hf_folder(path):
@@ -236,9 +264,11 @@ def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
         raise CheckpointError(
             f'checkpoint {path!r} does not exist: download it (docs/models.md lists the '
             'files) or point the config at yours, e.g. --cfg-options '
-            'model.student.checkpoint=PATH model.teacher.checkpoint=PATH')
+            'model.student.checkpoint=PATH model.teacher.checkpoint=PATH'
+        )
     if path.endswith('.safetensors'):
         from safetensors import safe_open
+
         with safe_open(path, framework='pt', device='cpu') as f:
             state = {k: f.get_tensor(k) for k in f.keys()}
             meta = dict(f.metadata() or {})
@@ -251,7 +281,8 @@ def read_checkpoint(path: str) -> Tuple[StateDict, dict]:
             f'{path}: refusing to unpickle it (torch.load(weights_only=True) failed: '
             f'{str(exc).splitlines()[0]}). Only if you trust the file, convert it once with '
             f'`python tools/model_converters/convert_checkpoint.py {path} OUT.safetensors '
-            '--to dav2 --unsafe-allow-pickle` and load OUT.safetensors') from exc
+            '--to dav2 --unsafe-allow-pickle` and load OUT.safetensors'
+        ) from exc
     return split_checkpoint(obj, path)
 
 
@@ -273,7 +304,7 @@ def split_checkpoint(obj, source: str = 'checkpoint') -> Tuple[StateDict, dict]:
 def _strip_wrappers(state: StateDict) -> StateDict:
     for prefix in _WRAPPER_PREFIXES:
         if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+            state = {k[len(prefix) :]: v for k, v in state.items()}
     return state
 
 
@@ -284,6 +315,7 @@ def detect_layout(state: Mapping[str, torch.Tensor]) -> str:
         CheckpointError: no known layout fits; the message shows sample keys.
     """
     from .hf_layout import is_hf_state
+
     keys = list(state)
     if any(k.startswith(STUDENT_PREFIX + 'pretrained.') for k in keys):
         return 'ours'
@@ -291,15 +323,17 @@ def detect_layout(state: Mapping[str, torch.Tensor]) -> str:
         return 'hf'
     if any(k.startswith('pretrained.') for k in keys):
         return 'dav2'
-    if any(k.startswith('backbone.') for k in keys) and \
-            any(k.startswith('depth_head.') for k in keys):
+    if any(k.startswith('backbone.') for k in keys) and any(
+        k.startswith('depth_head.') for k in keys
+    ):
         return 'dad_large'
     raise CheckpointError(
         'cannot tell the checkpoint layout: expected pretrained.*/depth_head.* '
         '(Depth Anything V2, Distill-Any-Depth S/B), backbone.*/depth_head.* '
         '(Distill-Any-Depth Large), backbone.embeddings.*/neck.* (transformers) or student.* '
         '(mmdistilldepth training); first keys: '
-        f'{keys[:5]}')
+        f'{keys[:5]}'
+    )
 
 
 def to_dav2_layout(state: StateDict, layout: Optional[str] = None) -> Tuple[StateDict, str]:
@@ -317,9 +351,10 @@ def to_dav2_layout(state: StateDict, layout: Optional[str] = None) -> Tuple[Stat
     elif layout == 'ours':
         for key, value in state.items():
             if key.startswith(STUDENT_PREFIX):
-                out[key[len(STUDENT_PREFIX):]] = value
+                out[key[len(STUDENT_PREFIX) :]] = value
     elif layout == 'hf':
         from .hf_layout import HFLayoutError, hf_to_dav2
+
         try:
             out.update(hf_to_dav2(state))
         except HFLayoutError as exc:
@@ -327,7 +362,7 @@ def to_dav2_layout(state: StateDict, layout: Optional[str] = None) -> Tuple[Stat
     elif layout == 'dad_large':
         for key, value in state.items():
             if key.startswith('backbone.'):
-                key = 'pretrained.' + _CHUNKED_BLOCK.sub(r'blocks.\1.', key[len('backbone.'):])
+                key = 'pretrained.' + _CHUNKED_BLOCK.sub(r'blocks.\1.', key[len('backbone.') :])
             out[key] = value
     else:
         raise CheckpointError(f'unknown layout {layout!r}; choose one of {LAYOUTS}')
@@ -337,14 +372,17 @@ def to_dav2_layout(state: StateDict, layout: Optional[str] = None) -> Tuple[Stat
 def describe_encoder(state: Mapping[str, torch.Tensor]) -> str:
     """'embed_dim 384, 12 blocks' for a DAv2-layout state dict (for messages)."""
     pos = state.get('pretrained.pos_embed')
-    blocks = {int(m.group(1)) for k in state
-              if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k))}
+    blocks = {int(m.group(1)) for k in state if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k))}
     dim = pos.shape[-1] if pos is not None else '?'
     return f'embed_dim {dim}, {len(blocks)} blocks'
 
 
-def load_depth_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
-                          layout: Optional[str] = None, scope: str = 'all') -> str:
+def load_depth_checkpoint(
+    model: nn.Module,
+    checkpoint: Union[str, Mapping],
+    layout: Optional[str] = None,
+    scope: str = 'all',
+) -> str:
     """Load any known checkpoint layout into a ``DepthAnythingV2``, strictly.
 
     Tensors are cast to the model's dtypes (fp16 files load exactly as ``.float()``).
@@ -368,6 +406,7 @@ def load_depth_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
     """
     if getattr(model, 'checkpoint_family', None) == 'midas':  # MiDaS: midas_checkpoint.py
         from .midas_checkpoint import load_midas_checkpoint
+
         return load_midas_checkpoint(model, checkpoint, layout, scope)
     source = checkpoint if isinstance(checkpoint, str) else 'checkpoint dict'
     if isinstance(checkpoint, str):
@@ -385,8 +424,11 @@ def load_depth_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
         state['pretrained.mask_token'] = own['pretrained.mask_token']
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    wrong_shape = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-                   for k in own if k in state and state[k].shape != own[k].shape]
+    wrong_shape = [
+        f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or unexpected or wrong_shape:
         raise CheckpointError(
             f'{source} (layout guessed: {layout}, encoder {describe_encoder(state)}) does '
@@ -394,7 +436,8 @@ def load_depth_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
             f'{len(missing)} missing keys {_short(missing)}, '
             f'{len(unexpected)} unexpected keys {_short(unexpected)}, '
             f'{len(wrong_shape)} shape mismatches {_short(wrong_shape)}. '
-            'Check the config\'s encoder/features/out_channels against the checkpoint.')
+            "Check the config's encoder/features/out_channels against the checkpoint."
+        )
     state = {k: v.to(own[k].dtype) for k, v in state.items()}
     model.load_state_dict(state, strict=True)
     if layout == 'dad_large' and scope == 'all' and hasattr(model, 'depth_head'):

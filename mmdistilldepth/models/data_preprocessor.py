@@ -1,4 +1,5 @@
 """Moves a batch to the device, stacks it and scales it."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -24,17 +25,20 @@ class DepthDataPreprocessor(BaseDataPreprocessor):
         std (Sequence[float], optional): per-channel std in [0, 1] units.
     """
 
-    def __init__(self, mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None) -> None:
+    def __init__(
+        self, mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None
+    ) -> None:
         super().__init__()
         if (mean is None) != (std is None):
             raise ValueError('DepthDataPreprocessor: give both mean and std, or neither')
         self.normalize = mean is not None
         if self.normalize:
-            self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1),
-                                 persistent=False)
-            self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
-                                 persistent=False)
+            self.register_buffer(
+                'mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+            )
+            self.register_buffer(
+                'std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+            )
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
@@ -44,7 +48,8 @@ class DepthDataPreprocessor(BaseDataPreprocessor):
             if len(shapes) > 1:
                 raise ValueError(
                     f'cannot stack images of different sizes {sorted(shapes)} into one '
-                    'batch: resize them to one size in the pipeline, or use batch_size=1')
+                    'batch: resize them to one size in the pipeline, or use batch_size=1'
+                )
             inputs = torch.stack(list(inputs))
         scale = 255.0 if inputs.dtype == torch.uint8 else 1.0
         inputs = inputs.float() / scale

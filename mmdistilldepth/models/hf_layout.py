@@ -38,6 +38,7 @@ scale factor with a 0.1 offset (:func:`~mmdistilldepth.models.backbones.pos_embe
 interpolate_pos_embed_dav2`). At 518x518 the two are the same model; at other sizes
 their outputs differ by about 3e-3 of the maximum (docs/models.md).
 """
+
 from __future__ import annotations
 
 import re
@@ -66,10 +67,15 @@ _FIXED = {  # official name -> transformers name, outside the numbered parts
     'depth_head.scratch.output_conv2.2': 'head.conv3',
 }
 _BLOCK = {  # suffix of pretrained.blocks.{i}. -> of backbone.encoder.layer.{i}.
-    'norm1': 'norm1', 'norm2': 'norm2', 'attn.proj': 'attention.output.dense',
-    'ls1.gamma': 'layer_scale1.lambda1', 'ls2.gamma': 'layer_scale2.lambda1',
-    'mlp.fc1': 'mlp.fc1', 'mlp.fc2': 'mlp.fc2',
-    'mlp.w12': 'mlp.weights_in', 'mlp.w3': 'mlp.weights_out',
+    'norm1': 'norm1',
+    'norm2': 'norm2',
+    'attn.proj': 'attention.output.dense',
+    'ls1.gamma': 'layer_scale1.lambda1',
+    'ls2.gamma': 'layer_scale2.lambda1',
+    'mlp.fc1': 'mlp.fc1',
+    'mlp.fc2': 'mlp.fc2',
+    'mlp.w12': 'mlp.weights_in',
+    'mlp.w3': 'mlp.weights_out',
 }
 _UNIT = {'resConfUnit1': 'residual_layer1', 'resConfUnit2': 'residual_layer2'}
 _CONV = {'conv1': 'convolution1', 'conv2': 'convolution2'}
@@ -120,8 +126,10 @@ def _official_to_hf_module(module: str) -> Optional[str]:
         return f'neck.fusion_stage.layers.{4 - int(m.group(1))}.projection'
     m = re.fullmatch(r'depth_head\.scratch\.refinenet(\d)\.(resConfUnit\d)\.(conv\d)', module)
     if m and m.group(2) in _UNIT and m.group(3) in _CONV:
-        return (f'neck.fusion_stage.layers.{4 - int(m.group(1))}.'
-                f'{_UNIT[m.group(2)]}.{_CONV[m.group(3)]}')
+        return (
+            f'neck.fusion_stage.layers.{4 - int(m.group(1))}.'
+            f'{_UNIT[m.group(2)]}.{_CONV[m.group(3)]}'
+        )
     return None
 
 
@@ -149,8 +157,9 @@ def dav2_to_hf(state: Mapping[str, torch.Tensor]) -> StateDict:
         m = re.fullmatch(r'pretrained\.blocks\.(\d+)\.attn\.qkv', module)
         if m:
             for name, part in zip(_QKV, value.chunk(3, dim=0)):
-                out[f'backbone.encoder.layer.{m.group(1)}.attention.attention.{name}.{leaf}'] = \
+                out[f'backbone.encoder.layer.{m.group(1)}.attention.attention.{name}.{leaf}'] = (
                     part.contiguous()
+                )
             continue
         target = _official_to_hf_module(module)
         if target is None:
@@ -159,17 +168,19 @@ def dav2_to_hf(state: Mapping[str, torch.Tensor]) -> StateDict:
             out[_join(target, leaf)] = value
     if unknown:
         raise HFLayoutError(
-            f'{len(unknown)} tensors have no place in transformers\' DepthAnything model, '
+            f"{len(unknown)} tensors have no place in transformers' DepthAnything model, "
             f'e.g. {unknown[:4]}: it supports use_clstoken=False and use_bn=False only '
-            '(every released Depth Anything V2)')
+            '(every released Depth Anything V2)'
+        )
     return out
 
 
 def _hf_to_official_table(hf_keys: Sequence[str]) -> Dict[str, str]:
     """Reverse map (transformers module -> official module) for the modules present."""
     table = {v: k for k, v in _FIXED.items()}
-    layers = {int(m.group(1)) for k in hf_keys
-              if (m := re.match(r'backbone\.encoder\.layer\.(\d+)\.', k))}
+    layers = {
+        int(m.group(1)) for k in hf_keys if (m := re.match(r'backbone\.encoder\.layer\.(\d+)\.', k))
+    }
     for i in layers:
         for ours, theirs in _BLOCK.items():
             table[f'backbone.encoder.layer.{i}.{theirs}'] = f'pretrained.blocks.{i}.{ours}'
@@ -181,8 +192,9 @@ def _hf_to_official_table(hf_keys: Sequence[str]) -> Dict[str, str]:
         table[f'neck.fusion_stage.layers.{k}.projection'] = f'{ref}.out_conv'
         for unit, theirs_unit in _UNIT.items():
             for conv, theirs_conv in _CONV.items():
-                table[f'neck.fusion_stage.layers.{k}.{theirs_unit}.{theirs_conv}'] = \
+                table[f'neck.fusion_stage.layers.{k}.{theirs_unit}.{theirs_conv}'] = (
                     f'{ref}.{unit}.{conv}'
+                )
     return table
 
 
@@ -203,28 +215,35 @@ def hf_to_dav2(state: Mapping[str, torch.Tensor]) -> StateDict:
     for key in [k for k in state if re.fullmatch(r'.+\.mlp\.gate_proj\.(weight|bias)', k)]:
         up = key.replace('.gate_proj.', '.up_proj.')
         state[key.replace('.gate_proj.', '.weights_in.')] = torch.cat(
-            (state.pop(key), state.pop(up)), dim=0)
+            (state.pop(key), state.pop(up)), dim=0
+        )
     table = _hf_to_official_table(list(state))
     out: StateDict = OrderedDict()
     qkv: Dict[str, Dict[str, torch.Tensor]] = {}
     unknown = []
     for key, value in state.items():
         module, leaf = _split_param(key)
-        m = re.fullmatch(r'backbone\.encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)',
-                         module)
+        m = re.fullmatch(
+            r'backbone\.encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)', module
+        )
         if m:
-            qkv.setdefault(f'pretrained.blocks.{m.group(1)}.attn.qkv.{leaf}', {})[m.group(2)] = value
+            qkv.setdefault(f'pretrained.blocks.{m.group(1)}.attn.qkv.{leaf}', {})[m.group(2)] = (
+                value
+            )
         elif module in table:
             out[_join(table[module], leaf)] = value
         else:
             unknown.append(key)
     if unknown:
-        raise HFLayoutError(f'{len(unknown)} keys are not part of a Depth Anything '
-                            f'transformers model, e.g. {unknown[:4]}')
+        raise HFLayoutError(
+            f'{len(unknown)} keys are not part of a Depth Anything '
+            f'transformers model, e.g. {unknown[:4]}'
+        )
     for key, parts in qkv.items():
         if set(parts) != set(_QKV):
-            raise HFLayoutError(f'{key}: the checkpoint has only {sorted(parts)} of '
-                                'query/key/value')
+            raise HFLayoutError(
+                f'{key}: the checkpoint has only {sorted(parts)} of query/key/value'
+            )
         out[key] = torch.cat([parts[name] for name in _QKV], dim=0)
     return out
 
@@ -232,8 +251,9 @@ def hf_to_dav2(state: Mapping[str, torch.Tensor]) -> StateDict:
 def is_hf_state(state: Mapping[str, torch.Tensor]) -> bool:
     """Whether the keys are transformers' (``backbone.embeddings.*`` and ``neck.*``)."""
     keys = list(state)
-    return any(k.startswith('backbone.embeddings.') for k in keys) and \
-        any(k.startswith('neck.') for k in keys)
+    return any(k.startswith('backbone.embeddings.') for k in keys) and any(
+        k.startswith('neck.') for k in keys
+    )
 
 
 def hf_config(arch: dict, features: int, out_channels: Sequence[int]) -> dict:
@@ -307,29 +327,42 @@ def model_args_from_hf_config(config: Mapping, source: str = 'config.json') -> d
     from .backbones.dinov2_vit import DINOV2_ARCHS
 
     if config.get('model_type') != HF_MODEL_TYPE:
-        raise HFLayoutError(f'{source}: model_type is {config.get("model_type")!r}, not '
-                            f'{HF_MODEL_TYPE!r} (a transformers Depth Anything model)')
+        raise HFLayoutError(
+            f'{source}: model_type is {config.get("model_type")!r}, not '
+            f'{HF_MODEL_TYPE!r} (a transformers Depth Anything model)'
+        )
     if config.get('depth_estimation_type', 'relative') != 'relative':
         raise HFLayoutError(
             f'{source}: depth_estimation_type {config["depth_estimation_type"]!r}: only '
             'relative-depth models (ReLU head) are supported; metric heads (sigmoid times '
-            'max_depth) are not')
+            'max_depth) are not'
+        )
     if config.get('max_depth', 1) not in (1, None):
-        raise HFLayoutError(f'{source}: max_depth {config["max_depth"]} scales a relative '
-                            'head, which our DepthAnythingV2 does not do (expected 1)')
-    checks = {'head_hidden_size': 32, 'head_in_index': -1, 'patch_size': 14,
-              'reassemble_factors': [4, 2, 1, 0.5]}
+        raise HFLayoutError(
+            f'{source}: max_depth {config["max_depth"]} scales a relative '
+            'head, which our DepthAnythingV2 does not do (expected 1)'
+        )
+    checks = {
+        'head_hidden_size': 32,
+        'head_in_index': -1,
+        'patch_size': 14,
+        'reassemble_factors': [4, 2, 1, 0.5],
+    }
     for key, expected in checks.items():
         value = config.get(key, expected)
         if (list(value) if isinstance(expected, list) else value) != expected:
             raise HFLayoutError(f'{source}: {key} = {value} (our DPT head has {expected})')
     backbone = dict(config.get('backbone_config') or {})
     if backbone.get('model_type', 'dinov2') != 'dinov2':
-        raise HFLayoutError(f'{source}: backbone_config.model_type '
-                            f'{backbone.get("model_type")!r}; only DINOv2 is supported')
+        raise HFLayoutError(
+            f'{source}: backbone_config.model_type '
+            f'{backbone.get("model_type")!r}; only DINOv2 is supported'
+        )
     if backbone.get('image_size', HF_IMAGE_SIZE) != HF_IMAGE_SIZE:
-        raise HFLayoutError(f'{source}: backbone_config.image_size {backbone["image_size"]} '
-                            f'(our encoder has the {HF_IMAGE_SIZE} px positional grid)')
+        raise HFLayoutError(
+            f'{source}: backbone_config.image_size {backbone["image_size"]} '
+            f'(our encoder has the {HF_IMAGE_SIZE} px positional grid)'
+        )
     embed_dim = int(backbone.get('hidden_size', 384))
     depth = int(backbone.get('num_hidden_layers', 12))
     heads = int(backbone.get('num_attention_heads', 6))
@@ -337,26 +370,42 @@ def model_args_from_hf_config(config: Mapping, source: str = 'config.json') -> d
     if out_indices is None and backbone.get('out_features'):
         out_indices = [int(f.replace('stage', '')) for f in backbone['out_features']]
     if out_indices is None or len(out_indices) != 4:
-        raise HFLayoutError(f'{source}: backbone_config needs 4 out_indices, got '
-                            f'{out_indices}')
+        raise HFLayoutError(f'{source}: backbone_config needs 4 out_indices, got {out_indices}')
     layer_idx = tuple(int(i) - 1 for i in out_indices)
     ffn = 'swiglu' if backbone.get('use_swiglu_ffn') else 'mlp'
     mlp_ratio = float(backbone.get('mlp_ratio', 4))
-    encoder = dict(embed_dim=embed_dim, depth=depth, num_heads=heads, layer_idx=layer_idx,
-                   mlp_ratio=mlp_ratio, ffn=ffn)
+    encoder = dict(
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=heads,
+        layer_idx=layer_idx,
+        mlp_ratio=mlp_ratio,
+        ffn=ffn,
+    )
     for name, arch in DINOV2_ARCHS.items():
-        if all(encoder[k] == arch.get(k, default) for k, default in
-               (('embed_dim', None), ('depth', None), ('num_heads', None),
-                ('layer_idx', None), ('mlp_ratio', 4.0), ('ffn', 'mlp'))):
+        if all(
+            encoder[k] == arch.get(k, default)
+            for k, default in (
+                ('embed_dim', None),
+                ('depth', None),
+                ('num_heads', None),
+                ('layer_idx', None),
+                ('mlp_ratio', 4.0),
+                ('ffn', 'mlp'),
+            )
+        ):
             encoder = name
             break
-    return dict(encoder=encoder, features=int(config.get('fusion_hidden_size', 64)),
-                out_channels=[int(c) for c in config.get('neck_hidden_sizes',
-                                                         (48, 96, 192, 384))])
+    return dict(
+        encoder=encoder,
+        features=int(config.get('fusion_hidden_size', 64)),
+        out_channels=[int(c) for c in config.get('neck_hidden_sizes', (48, 96, 192, 384))],
+    )
 
 
-def model_args_from_state(state: Mapping[str, torch.Tensor],
-                          encoder: Optional[object] = None) -> dict:
+def model_args_from_state(
+    state: Mapping[str, torch.Tensor], encoder: Optional[object] = None
+) -> dict:
     """``DepthAnythingV2`` arguments that fit an official-layout state dict.
 
     The widths, depth, MLP ratio and FFN kind are read from the tensors. What the
@@ -379,32 +428,45 @@ def model_args_from_state(state: Mapping[str, torch.Tensor],
     from .backbones.dinov2_vit import DINOV2_ARCHS, resolve_arch
 
     if 'pretrained.pos_embed' not in state or 'depth_head.scratch.layer1_rn.weight' not in state:
-        raise HFLayoutError('not a Depth Anything V2 state dict: it lacks pretrained.pos_embed '
-                            f'or depth_head.scratch.layer1_rn.weight (first keys {list(state)[:4]})')
+        raise HFLayoutError(
+            'not a Depth Anything V2 state dict: it lacks pretrained.pos_embed '
+            f'or depth_head.scratch.layer1_rn.weight (first keys {list(state)[:4]})'
+        )
     if any('readout_projects' in k or '.bn1.' in k for k in state):
-        raise HFLayoutError('this model uses use_clstoken or use_bn, which transformers\' '
-                            'DepthAnything model does not have')
+        raise HFLayoutError(
+            "this model uses use_clstoken or use_bn, which transformers' "
+            'DepthAnything model does not have'
+        )
     embed_dim = state['pretrained.pos_embed'].shape[-1]
-    depth = 1 + max(int(m.group(1)) for k in state
-                    if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k)))
+    depth = 1 + max(
+        int(m.group(1)) for k in state if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k))
+    )
     swiglu = 'pretrained.blocks.0.mlp.w12.weight' in state
     features = int(state['depth_head.scratch.layer1_rn.weight'].shape[0])
     out_channels = [int(state[f'depth_head.projects.{k}.weight'].shape[0]) for k in range(4)]
     if encoder is not None:
         arch = resolve_arch(encoder)
         if (arch['embed_dim'], arch['depth']) != (embed_dim, depth):
-            raise HFLayoutError(f'the config\'s encoder ({arch["embed_dim"]} wide, '
-                                f'{arch["depth"]} blocks) does not fit the checkpoint '
-                                f'({embed_dim} wide, {depth} blocks)')
+            raise HFLayoutError(
+                f"the config's encoder ({arch['embed_dim']} wide, "
+                f'{arch["depth"]} blocks) does not fit the checkpoint '
+                f'({embed_dim} wide, {depth} blocks)'
+            )
         return dict(encoder=encoder, features=features, out_channels=out_channels)
     for name, arch in DINOV2_ARCHS.items():
-        if (arch['embed_dim'], arch['depth']) == (embed_dim, depth) and \
-                (arch.get('ffn') == 'swiglu') == swiglu:
+        if (arch['embed_dim'], arch['depth']) == (embed_dim, depth) and (
+            arch.get('ffn') == 'swiglu'
+        ) == swiglu:
             return dict(encoder=name, features=features, out_channels=out_channels)
-    hidden = state['pretrained.blocks.0.mlp.w12.weight' if swiglu
-                   else 'pretrained.blocks.0.mlp.fc1.weight'].shape[0]
-    custom = dict(embed_dim=embed_dim, depth=depth, num_heads=max(1, embed_dim // 64),
-                  ffn='swiglu' if swiglu else 'mlp')
+    hidden = state[
+        'pretrained.blocks.0.mlp.w12.weight' if swiglu else 'pretrained.blocks.0.mlp.fc1.weight'
+    ].shape[0]
+    custom = dict(
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=max(1, embed_dim // 64),
+        ffn='swiglu' if swiglu else 'mlp',
+    )
     if not swiglu:
         custom['mlp_ratio'] = hidden / embed_dim
     return dict(encoder=custom, features=features, out_channels=out_channels)
@@ -438,6 +500,7 @@ def write_hf_folder(folder: str, state: Mapping[str, torch.Tensor], config: dict
 def is_hf_folder(path: str) -> bool:
     """Whether ``path`` is a folder with a transformers ``config.json``."""
     import os
+
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, 'config.json'))
 
 
@@ -445,6 +508,7 @@ def read_hf_config(folder: str) -> dict:
     """The parsed ``config.json`` of a transformers folder."""
     import json
     import os
+
     path = os.path.join(folder, 'config.json')
     try:
         with open(path) as f:
@@ -456,6 +520,7 @@ def read_hf_config(folder: str) -> dict:
 def hf_weights_file(folder: str) -> str:
     """The weights of a transformers folder (the first of :data:`HF_WEIGHT_FILES`)."""
     import os
+
     for name in HF_WEIGHT_FILES:
         path = os.path.join(folder, name)
         if os.path.isfile(path):

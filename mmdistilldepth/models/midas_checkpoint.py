@@ -16,6 +16,7 @@ The official state dicts (``dpt_beit_large_512.pt``, ``dpt_swin2_tiny_256.pt``) 
 Layouts recognised: ``midas`` (official), ``midas_timm`` (our own ``state_dict()``:
 current timm names) and ``ours`` (training checkpoints with ``student.*`` keys).
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,9 @@ def is_midas_model(model: nn.Module) -> bool:
 
 def is_midas_state(state: Mapping[str, torch.Tensor]) -> bool:
     """Whether a state dict holds MiDaS keys (``[student.]scratch.output_conv.*``)."""
-    return any(k.startswith(('scratch.output_conv.', 'student.scratch.output_conv.'))
-               for k in state)
+    return any(
+        k.startswith(('scratch.output_conv.', 'student.scratch.output_conv.')) for k in state
+    )
 
 
 def _is_swin(state: Mapping[str, torch.Tensor]) -> bool:
@@ -56,21 +58,24 @@ def from_midas_layout(state: Mapping[str, torch.Tensor]) -> Tuple[StateDict, str
     state = dict(state)
     layout = 'midas_timm'
     if any(k.startswith('student.') for k in state):
-        state = {k[len('student.'):]: v for k, v in state.items() if k.startswith('student.')}
+        state = {k[len('student.') :]: v for k, v in state.items() if k.startswith('student.')}
         layout = 'ours'
     state = {k: v for k, v in state.items() if not k.endswith(_STRUCTURAL)}
-    if _is_swin(state) and ('pretrained.model.layers.0.downsample.reduction.weight' in state
-                            or 'pretrained.model.head.weight' in state):
+    if _is_swin(state) and (
+        'pretrained.model.layers.0.downsample.reduction.weight' in state
+        or 'pretrained.model.head.weight' in state
+    ):
         layout = 'midas'
         out: StateDict = OrderedDict()
         for key, value in state.items():
             match = _SWIN_DOWNSAMPLE.match(key)
             if match:
                 stage = int(match.group(1)) + 1
-                key = f'pretrained.model.layers.{stage}.downsample.' + key[match.end():]
-            elif key.startswith('pretrained.model.head.') and \
-                    not key.startswith('pretrained.model.head.fc.'):
-                key = 'pretrained.model.head.fc.' + key[len('pretrained.model.head.'):]
+                key = f'pretrained.model.layers.{stage}.downsample.' + key[match.end() :]
+            elif key.startswith('pretrained.model.head.') and not key.startswith(
+                'pretrained.model.head.fc.'
+            ):
+                key = 'pretrained.model.head.fc.' + key[len('pretrained.model.head.') :]
             out[key] = value
         return out, layout
     if layout == 'midas_timm' and not _is_swin(state):
@@ -78,8 +83,9 @@ def from_midas_layout(state: Mapping[str, torch.Tensor]) -> Tuple[StateDict, str
     return OrderedDict(state), layout
 
 
-def to_midas_layout(state: Mapping[str, torch.Tensor],
-                    structural: Optional[Mapping[str, torch.Tensor]] = None) -> StateDict:
+def to_midas_layout(
+    state: Mapping[str, torch.Tensor], structural: Optional[Mapping[str, torch.Tensor]] = None
+) -> StateDict:
     """Our ``MiDaS`` state dict -> the official (timm 0.6.12) layout.
 
     Args:
@@ -99,17 +105,21 @@ def to_midas_layout(state: Mapping[str, torch.Tensor],
             match = _SWIN_DOWNSAMPLE.match(key)
             if match:
                 stage = int(match.group(1)) - 1
-                key = f'pretrained.model.layers.{stage}.downsample.' + key[match.end():]
+                key = f'pretrained.model.layers.{stage}.downsample.' + key[match.end() :]
             elif key.startswith('pretrained.model.head.fc.'):
-                key = 'pretrained.model.head.' + key[len('pretrained.model.head.fc.'):]
+                key = 'pretrained.model.head.' + key[len('pretrained.model.head.fc.') :]
         out[key] = value
     for key, value in (structural or {}).items():
         out[key] = value
     return out
 
 
-def load_midas_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
-                          layout: Optional[str] = None, scope: str = 'all') -> str:
+def load_midas_checkpoint(
+    model: nn.Module,
+    checkpoint: Union[str, Mapping],
+    layout: Optional[str] = None,
+    scope: str = 'all',
+) -> str:
     """Load an official or our MiDaS checkpoint into ``MiDaS``, strictly.
 
     Args:
@@ -128,6 +138,7 @@ def load_midas_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
         CheckpointError: unreadable file, or keys/shapes that do not fit.
     """
     from .checkpoint_loading import CheckpointError, read_checkpoint, split_checkpoint
+
     source = checkpoint if isinstance(checkpoint, str) else 'checkpoint dict'
     if isinstance(checkpoint, str):
         state, _ = read_checkpoint(checkpoint)
@@ -135,12 +146,13 @@ def load_midas_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
         state, _ = split_checkpoint(checkpoint, source)
     for prefix in ('module.', '_orig_mod.'):
         if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+            state = {k[len(prefix) :]: v for k, v in state.items()}
     if not is_midas_state(state):
         raise CheckpointError(
             f'{source} is not a MiDaS checkpoint (no scratch.output_conv.* keys; first keys '
             f'{list(state)[:4]}): give a MiDaS v3.1 .pt (e.g. dpt_beit_large_512.pt) or a '
-            'checkpoint of a MiDaS student')
+            'checkpoint of a MiDaS student'
+        )
     state, found = from_midas_layout(state)
     if scope not in ('all', 'encoder'):
         raise ValueError(f"load_midas_checkpoint: scope must be 'all' or 'encoder', got {scope!r}")
@@ -150,14 +162,18 @@ def load_midas_checkpoint(model: nn.Module, checkpoint: Union[str, Mapping],
         state.update({k: v for k, v in own.items() if not k.startswith('pretrained.')})
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    wrong = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-             for k in own if k in state and state[k].shape != own[k].shape]
+    wrong = [
+        f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or unexpected or wrong:
         raise CheckpointError(
             f'{source} (layout {found}) does not fit the MiDaS model '
             f'({getattr(model, "backbone_name", "?")}): {len(missing)} missing keys '
             f'{missing[:6]}, {len(unexpected)} unexpected keys {unexpected[:6]}, '
-            f'{len(wrong)} shape mismatches {wrong[:6]}. Check the config\'s backbone '
-            '(dpt_beit_large_512 vs dpt_swin2_tiny_256) against the file.')
+            f"{len(wrong)} shape mismatches {wrong[:6]}. Check the config's backbone "
+            '(dpt_beit_large_512 vs dpt_swin2_tiny_256) against the file.'
+        )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
     return found

@@ -1,4 +1,5 @@
 """The data sample that travels with each image through pipelines, models and metrics."""
+
 from mmengine.structures import BaseDataElement, PixelData
 
 

@@ -1,4 +1,5 @@
 """Small helpers shared by the command-line tools."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,16 +18,26 @@ class UserInputError(Exception):
 
 def add_runner_args(parser: argparse.ArgumentParser, cfg_example: str) -> None:
     """The flags every runner tool takes, last: ``--launcher``, ``--local-rank`` and
-    ``--cfg-options`` (last of all, as in OpenMMLab tools)."""
+    ``--cfg-options`` (last of all, as in OpenMMLab tools).
+    """
     from mmengine.config import DictAction
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                        help='how processes are launched (pytorch = torchrun)')
+
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='how processes are launched (pytorch = torchrun)',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help=f'override config values, e.g. {cfg_example}; a key that the '
-                        'config does not have must be an argument of the component it '
-                        'goes to, and a top-level variable (max_iters=...) re-reads the '
-                        'config with it (docs/get_started.md, command-line conventions)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config values, e.g. {cfg_example}; a key that the '
+        'config does not have must be an argument of the component it '
+        'goes to, and a top-level variable (max_iters=...) re-reads the '
+        'config with it (docs/get_started.md, command-line conventions)',
+    )
 
 
 def parse_runner_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
@@ -46,8 +57,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
             them, checked and applied by :func:`apply_cfg_options`.
     """
     if not osp.isfile(path):
-        raise UserInputError(f'config file {path} does not exist; give the path of a config '
-                             'such as configs/quickstart/cross_context_synthetic.py')
+        raise UserInputError(
+            f'config file {path} does not exist; give the path of a config '
+            'such as configs/quickstart/cross_context_synthetic.py'
+        )
     return apply_cfg_options(Config.fromfile(path), cfg_options, path)
 
 
@@ -60,6 +73,7 @@ def check_file(path: str, what: str, fix: str) -> None:
 def one_line_errors(tool: str) -> Iterator[None]:
     """Print expected failures (missing files, bad input) as one line and exit 2."""
     from mmdistilldepth.models.checkpoint_loading import CheckpointError
+
     try:
         yield
     except (UserInputError, FileNotFoundError, CheckpointError) as exc:
@@ -84,13 +98,35 @@ def one_line_errors(tool: str) -> Iterator[None]:
 #    config files with the new value, so that every field it fills follows.
 
 #: Top-level keys that MMEngine's Runner (or a tool) reads, beyond its arguments.
-EXTRA_RUNNER_FIELDS = frozenset({
-    'runner_type', 'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'compile',
-    'strategy', 'activation_checkpointing', 'efficient_conv_bn_eval', 'custom_imports',
-    'work_dir', 'launcher', 'auto_scale_lr', 'cfg'})
+EXTRA_RUNNER_FIELDS = frozenset(
+    {
+        'runner_type',
+        'model_wrapper_cfg',
+        'find_unused_parameters',
+        'sync_bn',
+        'compile',
+        'strategy',
+        'activation_checkpointing',
+        'efficient_conv_bn_eval',
+        'custom_imports',
+        'work_dir',
+        'launcher',
+        'auto_scale_lr',
+        'cfg',
+    }
+)
 #: Keys a builder takes out of a component dict before calling its constructor.
-BUILDER_KEYS = frozenset({'type', '_scope_', '_delete_', 'priority', 'constructor',
-                          'paramwise_cfg', 'convert_to_iter_based'})
+BUILDER_KEYS = frozenset(
+    {
+        'type',
+        '_scope_',
+        '_delete_',
+        'priority',
+        'constructor',
+        'paramwise_cfg',
+        'convert_to_iter_based',
+    }
+)
 #: Plain (``type``-less) dicts whose keys MMEngine defines: path -> keys, None = any.
 PLAIN_DICT_KEYS = {
     ('env_cfg',): {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'},
@@ -102,9 +138,14 @@ PLAIN_DICT_KEYS = {
     ('model_wrapper_cfg',): None,
 }
 #: Plain top-level dicts that MMEngine builds as this type when ``type`` is absent.
-IMPLIED_TYPES = dict(log_processor='LogProcessor', visualizer='Visualizer',
-                     optim_wrapper='OptimWrapper', val_cfg='ValLoop', test_cfg='TestLoop',
-                     train_cfg='IterBasedTrainLoop')
+IMPLIED_TYPES = dict(
+    log_processor='LogProcessor',
+    visualizer='Visualizer',
+    optim_wrapper='OptimWrapper',
+    val_cfg='ValLoop',
+    test_cfg='TestLoop',
+    train_cfg='IterBasedTrainLoop',
+)
 
 
 def runner_fields() -> frozenset:
@@ -112,12 +153,13 @@ def runner_fields() -> frozenset:
     import inspect
 
     from mmengine.runner import Runner
-    return frozenset(inspect.signature(Runner.__init__).parameters) - {'self'} | \
-        EXTRA_RUNNER_FIELDS
+
+    return frozenset(inspect.signature(Runner.__init__).parameters) - {'self'} | EXTRA_RUNNER_FIELDS
 
 
 def _nearest(word: str, candidates, n: int = 3):
     import difflib
+
     candidates = sorted({str(c) for c in candidates})
     close = difflib.get_close_matches(word, candidates, n=n, cutoff=0.5)
     return close or candidates[:n]
@@ -128,9 +170,11 @@ def _constructor_params(type_name) -> Optional[frozenset]:
     import inspect
 
     from mmdistilldepth import registry
+
     if isinstance(type_name, str):
-        found = [r.get(type_name) for r in vars(registry).values()
-                 if type(r).__name__ == 'Registry']
+        found = [
+            r.get(type_name) for r in vars(registry).values() if type(r).__name__ == 'Registry'
+        ]
         found = [f for f in found if f is not None]
     else:
         found = [type_name] if callable(type_name) else []
@@ -152,6 +196,7 @@ def _dataloader_params() -> frozenset:
     import inspect
 
     from torch.utils.data import DataLoader
+
     return frozenset(inspect.signature(DataLoader).parameters)
 
 
@@ -163,8 +208,9 @@ def _accepted_new_keys(node: dict, path: Tuple[str, ...]) -> Optional[frozenset]
     if type_name is not None:
         params = _constructor_params(type_name)
         if params is not None and path == ('train_cfg',) and 'type' not in node:
-            params = params | (_constructor_params('EpochBasedTrainLoop') or frozenset()) | {
-                'by_epoch'}
+            params = (
+                params | (_constructor_params('EpochBasedTrainLoop') or frozenset()) | {'by_epoch'}
+            )
         return None if params is None else params | BUILDER_KEYS
     if path in PLAIN_DICT_KEYS:
         keys = PLAIN_DICT_KEYS[path]
@@ -194,22 +240,27 @@ def check_override_key(cfg: Config, key: str, value=None) -> None:
         nearest = ' or '.join(_nearest(parts[0], set(cfg) | fields))
         raise UserInputError(
             f'{option}: the config has no top-level key {parts[0]!r} and the runner reads '
-            f'none of that name; did you mean {nearest}?')
+            f'none of that name; did you mean {nearest}?'
+        )
     node, path = cfg.to_dict(), ()
     for part in parts:
         where = '.'.join(path) or 'the config'
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise UserInputError(f'{option}: {where} is a list of {len(node)} items; '
-                                     f'index it with 0..{len(node) - 1}, not {part!r}')
-            node, path = node[int(part)], path + (part, )
+                raise UserInputError(
+                    f'{option}: {where} is a list of {len(node)} items; '
+                    f'index it with 0..{len(node) - 1}, not {part!r}'
+                )
+            node, path = node[int(part)], path + (part,)
             continue
         if not isinstance(node, dict):
             shown = repr(node) if len(repr(node)) < 60 else repr(node)[:56] + ' ...'
-            raise UserInputError(f'{option}: {where} is a {type(node).__name__} ({shown}), '
-                                 f'not a dict; set it whole, e.g. --cfg-options {where}=...')
+            raise UserInputError(
+                f'{option}: {where} is a {type(node).__name__} ({shown}), '
+                f'not a dict; set it whole, e.g. --cfg-options {where}=...'
+            )
         if part in node:
-            node, path = node[part], path + (part, )
+            node, path = node[part], path + (part,)
             continue
         accepted = _accepted_new_keys(node, path)
         if accepted is None or part in accepted:
@@ -220,14 +271,17 @@ def check_override_key(cfg: Config, key: str, value=None) -> None:
         if owner:
             why = f'{where} has no key {part!r}, and {owner} takes no argument of that name'
         else:
-            why = (f'{where} has no key {part!r} (its keys are fixed by the config: add new ones '
-                   'in a config that inherits it)')
+            why = (
+                f'{where} has no key {part!r} (its keys are fixed by the config: add new ones '
+                'in a config that inherits it)'
+            )
         raise UserInputError(f'{option}: {why}; nearest valid: {hint}')
 
 
 def config_files(path: str) -> List[str]:
     """A config file and all its ``_base_`` files (recursively), the file first."""
     import ast
+
     files, todo = [], [osp.abspath(path)]
     while todo:
         current = todo.pop(0)
@@ -238,7 +292,8 @@ def config_files(path: str) -> List[str]:
             tree = ast.parse(f.read(), current)
         for node in tree.body:
             if isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == '_base_' for t in node.targets):
+                isinstance(t, ast.Name) and t.id == '_base_' for t in node.targets
+            ):
                 try:
                     bases = ast.literal_eval(node.value)
                 except ValueError:
@@ -252,6 +307,7 @@ def config_files(path: str) -> List[str]:
 def _assignments(source: str, names) -> Dict[str, list]:
     """``{name: [value nodes]}`` of the plain top-level assignments ``name = ...``."""
     import ast
+
     found: Dict[str, list] = {}
     for node in ast.parse(source).body:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
@@ -269,10 +325,18 @@ def _rewrite(source: str, values: Dict[str, object]) -> str:
     for line in lines:
         offsets.append(offsets[-1] + len(line.encode('utf-8')))
     data = source.encode('utf-8')
-    edits = sorted(((offsets[v.lineno - 1] + v.col_offset,
-                     offsets[v.end_lineno - 1] + v.end_col_offset, repr(values[name]))
-                    for name, nodes in _assignments(source, values).items() for v in nodes),
-                   reverse=True)
+    edits = sorted(
+        (
+            (
+                offsets[v.lineno - 1] + v.col_offset,
+                offsets[v.end_lineno - 1] + v.end_col_offset,
+                repr(values[name]),
+            )
+            for name, nodes in _assignments(source, values).items()
+            for v in nodes
+        ),
+        reverse=True,
+    )
     for start, end, text in edits:
         data = data[:start] + text.encode('utf-8') + data[end:]
     return data.decode('utf-8')
@@ -292,6 +356,7 @@ def reload_with_variables(path: str, values: Dict[str, object]) -> Config:
             be set this way).
     """
     import tempfile
+
     files = config_files(path)
     sources = {}
     for name in files:
@@ -304,7 +369,8 @@ def reload_with_variables(path: str, values: Dict[str, object]) -> Config:
     if missing:
         raise UserInputError(
             f'--cfg-options {missing[0]}: no file of {path} assigns {missing[0]} at top '
-            'level, so it cannot be set from the command line; set the fields it fills')
+            'level, so it cannot be set from the command line; set the fields it fills'
+        )
     root = osp.commonpath([osp.dirname(f) for f in files])
     with tempfile.TemporaryDirectory(prefix='cfg-options-') as tmp:
         for name, source in sources.items():
@@ -319,8 +385,13 @@ def reload_with_variables(path: str, values: Dict[str, object]) -> Config:
 def _paths_of_value(node, value, skip: str, path: str = '') -> List[str]:
     """Dotted paths below ``node`` whose value equals ``value`` (``skip``: a top key)."""
     found = []
-    items = (node.items() if isinstance(node, dict)
-             else enumerate(node) if isinstance(node, (list, tuple)) else ())
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, (list, tuple))
+        else ()
+    )
     for key, child in items:
         child_path = f'{path}.{key}' if path else str(key)
         if child_path == skip:
@@ -342,19 +413,26 @@ def check_schedulers(cfg: Config, variables: Dict[str, object]) -> None:
         UserInputError: naming the scheduler and the field to set instead.
     """
     schedulers = cfg.get('param_scheduler') or []
-    for index, scheduler in enumerate([schedulers] if isinstance(schedulers, dict)
-                                      else schedulers):
+    for index, scheduler in enumerate([schedulers] if isinstance(schedulers, dict) else schedulers):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
         if isinstance(begin, (int, float)) and isinstance(end, (int, float)) and end <= begin:
             given = ' '.join(f'{k}={v!r}' for k, v in variables.items())
-            fields = [f'{p}={v!r}' for k, v in variables.items()
-                      for p in _paths_of_value(cfg.to_dict(), v, skip=k) if p.endswith('.' + k)]
-            instead = (f'set {" ".join(fields)} instead, which changes only that field'
-                       if fields else 'set the fields you mean directly')
+            fields = [
+                f'{p}={v!r}'
+                for k, v in variables.items()
+                for p in _paths_of_value(cfg.to_dict(), v, skip=k)
+                if p.endswith('.' + k)
+            ]
+            instead = (
+                f'set {" ".join(fields)} instead, which changes only that field'
+                if fields
+                else 'set the fields you mean directly'
+            )
             raise UserInputError(
                 f'--cfg-options {given}: the config read with it has param_scheduler.{index} '
-                f"({scheduler.get('type')}) from iteration {begin} to {end}, which cannot "
-                f'run; {instead}, or give param_scheduler.{index}.begin as well')
+                f'({scheduler.get("type")}) from iteration {begin} to {end}, which cannot '
+                f'run; {instead}, or give param_scheduler.{index}.begin as well'
+            )
 
 
 def apply_cfg_options(cfg: Config, options: Optional[dict], path: str) -> Config:
@@ -370,8 +448,7 @@ def apply_cfg_options(cfg: Config, options: Optional[dict], path: str) -> Config
     if not options:
         return cfg
     fields = runner_fields()
-    variables = {k: v for k, v in options.items() if '.' not in k and k in cfg
-                 and k not in fields}
+    variables = {k: v for k, v in options.items() if '.' not in k and k in cfg and k not in fields}
     for key in options:
         head = key.split('.')[0]
         if '.' in key and head in cfg and head not in fields:
@@ -379,7 +456,8 @@ def apply_cfg_options(cfg: Config, options: Optional[dict], path: str) -> Config
             raise UserInputError(
                 f'--cfg-options {key}: {head} is a variable of the config, used only while '
                 f'the file is read (to fill {uses or "other fields"}); give it whole '
-                f'(--cfg-options {head}=...) or set the fields it fills')
+                f'(--cfg-options {head}=...) or set the fields it fills'
+            )
     if variables:
         cfg = reload_with_variables(path, variables)
     others = {k: v for k, v in options.items() if k not in variables}

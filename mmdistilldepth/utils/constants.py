@@ -2,6 +2,7 @@
 
 Kept free of any import from the package so that every layer can use it.
 """
+
 from typing import Tuple
 
 #: ImageNet RGB mean in [0, 1] units, the normalization of DINOv2 / Depth Anything V2.

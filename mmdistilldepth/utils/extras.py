@@ -6,6 +6,7 @@ fails with one line naming the extra to install::
 
     ImportError: GenPerceptTeacher needs diffusers (not installed): pip install "mmdistilldepth[diffusion]"
 """
+
 from __future__ import annotations
 
 import importlib
@@ -62,5 +63,5 @@ def require(module: str, what: str, extra: str = None) -> ModuleType:
         if exc.name not in (None, module.split('.')[0], module):
             raise  # the module is there but one of its own imports failed: show that
         raise MissingExtraError(
-            f'{what} needs {module.split(".")[0]} (not installed): '
-            f'{install_hint(module, extra)}') from None
+            f'{what} needs {module.split(".")[0]} (not installed): {install_hint(module, extra)}'
+        ) from None

@@ -22,6 +22,7 @@ Downloads go through ``hf_hub_download`` into the hub cache (``HF_HUB_CACHE``,
 ``HF_HOME``); with ``HF_HUB_OFFLINE=1`` only the cache is read. Needs the ``hf``
 extra (``pip install "mmdistilldepth[hf]"``).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,7 @@ KNOWN_FILES = {
     'xingyang1/Distill-Any-Depth/small': 'small/model.safetensors',
     'xingyang1/Distill-Any-Depth/base': 'base/model.safetensors',
     'xingyang1/Distill-Any-Depth/large': 'large/model.safetensors',
-    'xingyang1/Distill-Any-Depth/Distill-Any-Depth-Dav2-Teacher-Large-2w-iter':
-        'Distill-Any-Depth-Dav2-Teacher-Large-2w-iter/model.safetensors',
+    'xingyang1/Distill-Any-Depth/Distill-Any-Depth-Dav2-Teacher-Large-2w-iter': 'Distill-Any-Depth-Dav2-Teacher-Large-2w-iter/model.safetensors',
 }
 #: transformers weight files, in the order they are tried
 HF_WEIGHT_FILES = ('model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin')
@@ -82,9 +82,13 @@ def parse_reference(spec: str, bare: bool = False) -> Optional[HubReference]:
     if not isinstance(spec, str):
         return None
     if spec.startswith(HF_SCHEME):
-        body = spec[len(HF_SCHEME):]
-    elif bare and not osp.exists(spec) and not spec.startswith(('.', '/', '~')) \
-            and not spec.endswith('.py'):
+        body = spec[len(HF_SCHEME) :]
+    elif (
+        bare
+        and not osp.exists(spec)
+        and not spec.startswith(('.', '/', '~'))
+        and not spec.endswith('.py')
+    ):
         body = spec
     else:
         return None
@@ -92,8 +96,10 @@ def parse_reference(spec: str, bare: bool = False) -> Optional[HubReference]:
     if match is None:
         if not spec.startswith(HF_SCHEME):
             return None
-        raise HubError(f'{spec!r} is not a hub reference: write hf://ORG/NAME[/PATH][@REVISION], '
-                       'e.g. hf://depth-anything/Depth-Anything-V2-Small-hf')
+        raise HubError(
+            f'{spec!r} is not a hub reference: write hf://ORG/NAME[/PATH][@REVISION], '
+            'e.g. hf://depth-anything/Depth-Anything-V2-Small-hf'
+        )
     return HubReference(match['repo'], (match['path'] or '').strip('/'), match['rev'])
 
 
@@ -125,9 +131,12 @@ def resolve_reference(ref: HubReference) -> str:
             cache.
     """
     where = 'in the hub cache (HF_HUB_OFFLINE is set)' if _offline() else 'on the hub'
-    fill = (' Fill the cache once on a machine with access: '
-            f'`huggingface-cli download {ref.repo_id}` (or give a local path).'
-            if _offline() else '')
+    fill = (
+        ' Fill the cache once on a machine with access: '
+        f'`huggingface-cli download {ref.repo_id}` (or give a local path).'
+        if _offline()
+        else ''
+    )
     if ref.path.endswith(FILE_EXTENSIONS):
         path = _download(ref, ref.path)
         if path is None:
@@ -154,10 +163,15 @@ def resolve_reference(ref: HubReference) -> str:
             raise HubError(f'{ref}: no file {KNOWN_FILES[key]!r} {where}.{fill}')
         return path
     known = sorted(k for k in KNOWN_FILES if k.startswith(ref.repo_id + '/'))
-    choices = (f' This repository holds one model per folder: use one of '
-               f'{[HF_SCHEME + k for k in known]}.' if known else '')
-    raise HubError(f'{ref}: no config.json {where} and not a known checkpoint repository.'
-                   f'{choices} Name the file: {HF_SCHEME}{ref.repo_id}/FILE.safetensors.{fill}')
+    choices = (
+        f' This repository holds one model per folder: use one of {[HF_SCHEME + k for k in known]}.'
+        if known
+        else ''
+    )
+    raise HubError(
+        f'{ref}: no config.json {where} and not a known checkpoint repository.'
+        f'{choices} Name the file: {HF_SCHEME}{ref.repo_id}/FILE.safetensors.{fill}'
+    )
 
 
 def resolve_checkpoint(spec: str, bare: bool = False) -> str:

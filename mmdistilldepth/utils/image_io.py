@@ -4,6 +4,7 @@
 transforms, ``apis.inference_depth`` and ``tools/infer.py`` all call it, so an image
 is decoded identically in training, evaluation and inference.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 #: (a stuffed FF) nor a restart marker D0..D7 (FF FF is fill before a marker).
 _JPEG_MARKER_IN_SCAN = re.compile(rb'\xff[^\x00\xd0-\xd7]')
 #: JPEG markers without a length field.
-_JPEG_STANDALONE = frozenset([0x01, *range(0xd0, 0xd8)])
+_JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xD8)])
 
 
 class UnreadableFileError(ValueError):
@@ -35,22 +36,22 @@ def _jpeg_truncation(raw: bytes) -> str:
     pos, size = 2, len(raw)
     while True:
         pos = raw.find(b'\xff', pos)  # lenient, as libjpeg: skip stray bytes
-        while 0 <= pos < size - 1 and raw[pos + 1] == 0xff:
+        while 0 <= pos < size - 1 and raw[pos + 1] == 0xFF:
             pos += 1  # fill bytes
         if pos < 0 or pos >= size - 1:
             return 'truncated JPEG (it ends before its end-of-image marker)'
         marker = raw[pos + 1]
-        if marker == 0xd9:
+        if marker == 0xD9:
             return ''
         if marker in _JPEG_STANDALONE:
             pos += 2
             continue
         if pos + 4 > size:
             return 'truncated JPEG (it ends inside a segment header)'
-        end = pos + 2 + int.from_bytes(raw[pos + 2:pos + 4], 'big')
+        end = pos + 2 + int.from_bytes(raw[pos + 2 : pos + 4], 'big')
         if end > size:
             return 'truncated JPEG (it ends inside a segment)'
-        if marker == 0xda:  # start of scan: entropy-coded data up to the next marker
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next marker
             found = _JPEG_MARKER_IN_SCAN.search(raw, end)
             if found is None:
                 return 'truncated JPEG (it ends inside the image data)'
@@ -62,8 +63,8 @@ def _png_truncation(raw: bytes) -> str:
     """Walk the PNG chunks (length, type, data, CRC) to the IEND chunk."""
     pos, size = len(_PNG_SIGNATURE), len(raw)
     while pos + 8 <= size:
-        length = int.from_bytes(raw[pos:pos + 4], 'big')
-        if raw[pos + 4:pos + 8] == b'IEND':
+        length = int.from_bytes(raw[pos : pos + 4], 'big')
+        if raw[pos + 4 : pos + 8] == b'IEND':
             return ''
         pos += 12 + length
     return 'truncated PNG (it ends before its IEND chunk)'
@@ -100,8 +101,7 @@ def _read_bytes(path: str, what: str) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        raise UnreadableFileError(path, f'cannot read the {what} ({exc.strerror or exc})') \
-            from None
+        raise UnreadableFileError(path, f'cannot read the {what} ({exc.strerror or exc})') from None
     if data.size == 0:
         raise UnreadableFileError(path, 'the file is empty (0 bytes)')
     reason = truncation_reason(data)
@@ -114,8 +114,7 @@ def _decode(data: np.ndarray, flags: int, path: str) -> np.ndarray:
     try:
         image = cv2.imdecode(data, flags)
     except cv2.error as exc:  # e.g. more pixels than CV_IO_MAX_IMAGE_PIXELS
-        raise UnreadableFileError(path, f'OpenCV cannot decode it ({str(exc).strip()})') \
-            from None
+        raise UnreadableFileError(path, f'OpenCV cannot decode it ({str(exc).strip()})') from None
     if image is None or image.size == 0:
         raise UnreadableFileError(path, 'not a decodable image (corrupt or not an image)')
     return image
@@ -153,6 +152,8 @@ def read_png_depth(path: str, scale: float) -> np.ndarray:
     depth = _decode(_read_bytes(path, 'depth file'), cv2.IMREAD_UNCHANGED, path)
     if depth.ndim != 2 or depth.dtype != np.uint16:
         raise UnreadableFileError(
-            path, f'expected a single-channel uint16 PNG, got dtype {depth.dtype} '
-            f'and shape {depth.shape}')
+            path,
+            f'expected a single-channel uint16 PNG, got dtype {depth.dtype} '
+            f'and shape {depth.shape}',
+        )
     return (depth / scale).astype(np.float32)

@@ -1,4 +1,5 @@
 """Registration helpers for tools and scripts."""
+
 import datetime
 import warnings
 
@@ -23,7 +24,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     current = DefaultScope.get_current_instance()
     if current is None or current.scope_name != 'mmdistilldepth':
         if current is not None:
-            warnings.warn(f'The current default scope "{current.scope_name}" is not '
-                          '"mmdistilldepth"; a new default scope is created.')
+            warnings.warn(
+                f'The current default scope "{current.scope_name}" is not '
+                '"mmdistilldepth"; a new default scope is created.'
+            )
         name = f'mmdistilldepth-{datetime.datetime.now()}'
         DefaultScope.get_instance(name, scope_name='mmdistilldepth')

@@ -1,4 +1,5 @@
 """TensorBoard when it is installed, nothing (and one log line) when it is not."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -39,9 +40,13 @@ class OptionalTensorboardVisBackend(TensorboardVisBackend):
         if tensorboard_available():
             super()._init_env()
             return
-        print_log('TensorBoard is not installed: scalars and pictures go to the '
-                  'LocalVisBackend files only (pip install tensorboard to get them in '
-                  'TensorBoard too)', logger='current', level=logging.INFO)
+        print_log(
+            'TensorBoard is not installed: scalars and pictures go to the '
+            'LocalVisBackend files only (pip install tensorboard to get them in '
+            'TensorBoard too)',
+            logger='current',
+            level=logging.INFO,
+        )
         self._tensorboard = _NoWriter()
 
     def close(self) -> None:

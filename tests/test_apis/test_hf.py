@@ -1,4 +1,5 @@
 """Hugging Face in and out: --to hf folders in transformers, init_model(FOLDER_OR_HUB_ID)."""
+
 import json
 import os
 import os.path as osp
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import load_tool, require_fixture
 from mmdistilldepth.apis import init_model
 from mmdistilldepth.models.hf_layout import dav2_to_hf, hf_to_dav2
+from tests.conftest import load_tool, require_fixture
 
 REPO = 'depth-anything/Depth-Anything-V2-Small-hf'
 ORIGINAL = 'depth-anything/Depth-Anything-V2-Small'
@@ -36,16 +37,20 @@ def _official(fixture_dir):
 
 def test_key_maps_are_inverse(fixture_dir):
     from safetensors.torch import load_file
+
     state = load_file(osp.join(fixture_dir, 'weights_fp16.safetensors'))
     hf = dav2_to_hf(state)
     assert len(hf) == len(state) + 12 * 2 * 2  # qkv weight, bias -> query, key, value
     back = hf_to_dav2(hf)
     assert set(back) == set(state) and all(torch.equal(back[k], state[k]) for k in state)
     # transformers 5 spellings read the same
-    v5 = {k.replace('.attention.attention.query.', '.attention.q_proj.')
-           .replace('.attention.attention.key.', '.attention.k_proj.')
-           .replace('.attention.attention.value.', '.attention.v_proj.')
-           .replace('.attention.output.dense.', '.attention.o_proj.'): v for k, v in hf.items()}
+    v5 = {
+        k.replace('.attention.attention.query.', '.attention.q_proj.')
+        .replace('.attention.attention.key.', '.attention.k_proj.')
+        .replace('.attention.attention.value.', '.attention.v_proj.')
+        .replace('.attention.output.dense.', '.attention.o_proj.'): v
+        for k, v in hf.items()
+    }
     assert all(torch.equal(hf_to_dav2(v5)[k], state[k]) for k in state)
 
 
@@ -56,7 +61,8 @@ def test_transformers_runs_the_converted_folder(fixture_dir, hf_folder):
     assert config['backbone_config']['out_indices'] == [3, 6, 9, 12]
     assert config['depth_estimation_type'] == 'relative'
     model, info = transformers.DepthAnythingForDepthEstimation.from_pretrained(
-        hf_folder, output_loading_info=True, dtype=torch.float32)
+        hf_folder, output_loading_info=True, dtype=torch.float32
+    )
     assert not any(info[k] for k in ('missing_keys', 'unexpected_keys', 'mismatched_keys'))
     ours = init_model(hf_folder)
     x, raw = _official(fixture_dir)
@@ -101,21 +107,29 @@ def offline(monkeypatch):
     pytest.importorskip('huggingface_hub')
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     import huggingface_hub.constants as constants
+
     monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', True)
 
     def use(cache):
         monkeypatch.setenv('HF_HUB_CACHE', cache)
         monkeypatch.setattr(constants, 'HF_HUB_CACHE', cache)
         import huggingface_hub.file_download as fd
+
         if hasattr(fd, 'HF_HUB_CACHE'):
             monkeypatch.setattr(fd, 'HF_HUB_CACHE', cache)
+
     return use
 
 
 @pytest.mark.parametrize('spec', [REPO, 'hf://' + REPO])
 def test_init_model_from_hub_id_offline(fixture_dir, hf_folder, tmp_path, offline, spec):
-    offline(_cache(tmp_path, REPO, {n: osp.join(hf_folder, n)
-                                    for n in ('config.json', 'model.safetensors')}))
+    offline(
+        _cache(
+            tmp_path,
+            REPO,
+            {n: osp.join(hf_folder, n) for n in ('config.json', 'model.safetensors')},
+        )
+    )
     model = init_model(spec)
     x, raw = _official(fixture_dir)
     with torch.no_grad():
@@ -126,16 +140,27 @@ def test_init_model_from_hub_id_offline(fixture_dir, hf_folder, tmp_path, offlin
 
 def test_original_file_repo_and_config_field(fixture_dir, tmp_path, offline):
     from mmdistilldepth.models import DepthAnythingV2
-    offline(_cache(tmp_path, ORIGINAL, {
-        'depth_anything_v2_vits.pth': osp.join(fixture_dir, 'weights_fp16.safetensors')}))
+
+    offline(
+        _cache(
+            tmp_path,
+            ORIGINAL,
+            {'depth_anything_v2_vits.pth': osp.join(fixture_dir, 'weights_fp16.safetensors')},
+        )
+    )
     # a .pth holding safetensors bytes would not load: write a real torch file
     from safetensors.torch import load_file
+
     snapshot = next((tmp_path / 'hub').glob('models--*/snapshots/*'))
-    torch.save(load_file(osp.join(fixture_dir, 'weights_fp16.safetensors')),
-               snapshot / 'depth_anything_v2_vits.pth')
+    torch.save(
+        load_file(osp.join(fixture_dir, 'weights_fp16.safetensors')),
+        snapshot / 'depth_anything_v2_vits.pth',
+    )
     x, raw = _official(fixture_dir)
-    for model in (init_model('hf://' + ORIGINAL),
-                  DepthAnythingV2('vits', checkpoint='hf://' + ORIGINAL).eval()):
+    for model in (
+        init_model('hf://' + ORIGINAL),
+        DepthAnythingV2('vits', checkpoint='hf://' + ORIGINAL).eval(),
+    ):
         with torch.no_grad():
             out = model(x)[0, 0].numpy()
         assert np.abs(out - raw).max() <= 1e-5 * raw.max()
@@ -143,6 +168,7 @@ def test_original_file_repo_and_config_field(fixture_dir, tmp_path, offline):
 
 def test_hub_errors_say_what_to_do(tmp_path, offline):
     from mmdistilldepth.models.checkpoint_loading import CheckpointError, read_checkpoint
+
     offline(str(tmp_path / 'empty'))
     with pytest.raises(CheckpointError, match='hub cache.*huggingface-cli download'):
         read_checkpoint('hf://' + REPO)
@@ -156,8 +182,10 @@ def test_trained_student_exports_to_hf(tmp_path):
     """A distiller checkpoint (student.* keys, the config in meta) -> transformers."""
     transformers = pytest.importorskip('transformers')
     from mmengine.config import Config
+
     from mmdistilldepth.registry import MODELS
     from mmdistilldepth.utils import register_all_modules
+
     register_all_modules()
     cfg = Config.fromfile('configs/quickstart/cross_context_synthetic.py')
     student = MODELS.build(cfg.model.student).eval()
@@ -169,10 +197,12 @@ def test_trained_student_exports_to_hf(tmp_path):
     tool = load_tool('model_converters', 'convert_checkpoint.py')
     assert tool.main([src, out, '--to', 'hf']) == 0
     model = transformers.DepthAnythingForDepthEstimation.from_pretrained(
-        out, dtype=torch.float32).eval()
+        out, dtype=torch.float32
+    ).eval()
     x = torch.randn(1, 3, 518, 518)
     with torch.no_grad():
         expected = student(x)[:, 0]
-        assert (model(pixel_values=x).predicted_depth - expected).abs().max() <= \
-            1e-5 * expected.abs().max()
+        assert (
+            model(pixel_values=x).predicted_depth - expected
+        ).abs().max() <= 1e-5 * expected.abs().max()
         assert torch.allclose(init_model(out)(x)[:, 0], expected, atol=1e-6)

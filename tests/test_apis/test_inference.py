@@ -11,31 +11,40 @@ from mmdistilldepth.models.estimators import DepthAnythingV2
 from mmdistilldepth.utils.image_io import read_rgb
 from tests.conftest import REPO_ROOT, require_fixture
 
-TINY = dict(type='DepthAnythingV2',
-            encoder=dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-            features=16, out_channels=[8, 16, 24, 48])
+TINY = dict(
+    type='DepthAnythingV2',
+    encoder=dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
+    features=16,
+    out_channels=[8, 16, 24, 48],
+)
 
 
-@pytest.mark.parametrize('hw,size,expected', [
-    ((480, 640), 518, (518, 686)),
-    ((640, 480), 518, (686, 518)),
-    ((518, 539), 518, (518, 532)),   # 38.5 -> 38: numpy rounds half to even
-    ((518, 525), 518, (518, 532)),   # 37.5 -> 38
-    ((480, 640), 510, (518, 686)),   # round gives 504 < 510 -> ceil gives 518
-    ((1000, 1000), 518, (518, 518)),
-])
+@pytest.mark.parametrize(
+    'hw,size,expected',
+    [
+        ((480, 640), 518, (518, 686)),
+        ((640, 480), 518, (686, 518)),
+        ((518, 539), 518, (518, 532)),  # 38.5 -> 38: numpy rounds half to even
+        ((518, 525), 518, (518, 532)),  # 37.5 -> 38
+        ((480, 640), 510, (518, 686)),  # round gives 504 < 510 -> ceil gives 518
+        ((1000, 1000), 518, (518, 518)),
+    ],
+)
 def test_dav2_input_size(hw, size, expected):
     assert dav2_input_size(*hw, size=size) == expected
     # an upper bound far above these sizes changes nothing
     assert dav2_input_size(*hw, size=size, max_size=2044) == expected
 
 
-@pytest.mark.parametrize('hw,expected', [
-    ((200, 20000), (14, 2044)),  # a panorama: 51800x518 without the bound
-    ((20000, 200), (2044, 14)),
-    ((300, 3000), (210, 2044)),  # long side capped, short side below 518
-    ((518, 2044), (518, 2044)),  # exactly at the bound: untouched
-])
+@pytest.mark.parametrize(
+    'hw,expected',
+    [
+        ((200, 20000), (14, 2044)),  # a panorama: 51800x518 without the bound
+        ((20000, 200), (2044, 14)),
+        ((300, 3000), (210, 2044)),  # long side capped, short side below 518
+        ((518, 2044), (518, 2044)),  # exactly at the bound: untouched
+    ],
+)
 def test_dav2_input_size_caps_the_long_side(hw, expected):
     assert dav2_input_size(*hw, size=518, max_size=2044) == expected
     assert max(dav2_input_size(*hw, size=518)) > 2044 or hw == (518, 2044)
@@ -61,12 +70,19 @@ def test_full_inference_reproduces_the_official_output():
 def test_init_model_builds_only_the_student_of_a_distiller(tmp_path):
     torch.manual_seed(0)
     src = DepthAnythingV2(TINY['encoder'], 16, [8, 16, 24, 48])
-    torch.save({'state_dict': {'student.' + k: v for k, v in src.state_dict().items()},
-                'meta': {}}, tmp_path / 'iter_10.pth')
-    cfg = Config(dict(model=dict(
-        type='CrossContextDistiller',
-        student=dict(TINY, checkpoint='not/on/this/machine.pth'),
-        teachers=[dict(type='DepthAnythingTeacher', model=dict(type='DepthAnythingV2'))])))
+    torch.save(
+        {'state_dict': {'student.' + k: v for k, v in src.state_dict().items()}, 'meta': {}},
+        tmp_path / 'iter_10.pth',
+    )
+    cfg = Config(
+        dict(
+            model=dict(
+                type='CrossContextDistiller',
+                student=dict(TINY, checkpoint='not/on/this/machine.pth'),
+                teachers=[dict(type='DepthAnythingTeacher', model=dict(type='DepthAnythingV2'))],
+            )
+        )
+    )
     model = init_model(cfg, str(tmp_path / 'iter_10.pth'))
     assert isinstance(model, DepthAnythingV2) and not model.training
     assert torch.equal(model.pretrained.pos_embed, src.pretrained.pos_embed)

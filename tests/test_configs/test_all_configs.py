@@ -4,6 +4,7 @@ Weights and data are swapped for tiny random models and synthetic scenes (what
 ``--cfg-options`` would do on a machine without them); everything else — the
 losses, weights, switches and teachers' wiring — is the config's own.
 """
+
 import glob
 import os.path as osp
 
@@ -18,36 +19,54 @@ from mmdistilldepth.utils import register_all_modules
 
 register_all_modules()
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-LEAF_CONFIGS = sorted(f for f in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                      if '_base_' not in f)
+LEAF_CONFIGS = sorted(
+    f
+    for f in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in f
+)
 TINY_ENCODER = dict(embed_dim=48, depth=2, num_heads=2, layer_idx=(0, 1, 1, 1))
-TINY_MODEL = dict(type='DepthAnythingV2', encoder=TINY_ENCODER, features=16,
-                  out_channels=(8, 16, 32, 32))
+TINY_MODEL = dict(
+    type='DepthAnythingV2', encoder=TINY_ENCODER, features=16, out_channels=(8, 16, 32, 32)
+)
 
 
 def _tiny_teacher(cfg: dict) -> dict:
     """The same teacher type where possible, with a tiny random model."""
     if cfg['type'] == 'AssistantGuidedTeacher':
-        cfg.update(primary=_tiny_teacher(cfg['primary']),
-                   assistant=dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL)))
+        cfg.update(
+            primary=_tiny_teacher(cfg['primary']),
+            assistant=dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL)),
+        )
     elif cfg['type'] == 'DepthAnythingTeacher':
         cfg.update(model=dict(TINY_MODEL), checkpoint=None)
     elif cfg['type'] == 'MiDaSTeacher':  # configs/midas/ (tests/test_configs/test_midas_configs.py)
-        cfg.update(model=dict(type='MiDaS', features=16, backbone=dict(
-            timm_kwargs=dict(img_size=64, embed_dim=32, depth=4, num_heads=2),
-            hooks=[0, 1, 2, 3], out_channels=[8, 16, 32, 32])), checkpoint=None, input_size=64)
+        cfg.update(
+            model=dict(
+                type='MiDaS',
+                features=16,
+                backbone=dict(
+                    timm_kwargs=dict(img_size=64, embed_dim=32, depth=4, num_heads=2),
+                    hooks=[0, 1, 2, 3],
+                    out_channels=[8, 16, 32, 32],
+                ),
+            ),
+            checkpoint=None,
+            input_size=64,
+        )
     return cfg
 
 
 def test_there_are_configs():
     names = {osp.relpath(f, ROOT) for f in LEAF_CONFIGS}
     # the entry points users and docs name, and the method configs behind them
-    assert {'configs/cross_context_dav2_l.py', 'configs/quickstart/cross_context_synthetic.py',
-            'configs/assistant_guided_dav2_l_genpercept.py',
-            'configs/cross_context/cross-context_dav2-l_dav2-l_1xb8-20k_sa1b-560.py',
-            'configs/cross_context/cross-context_dav2-tiny_simulated_1xb4-600it_synthetic-112.py',
-            'configs/assistant_guided/'
-            'assistant-guided_dav2-l_dav2-l-genpercept_1xb8-20k_sa1b-560.py'} <= names
+    assert {
+        'configs/cross_context_dav2_l.py',
+        'configs/quickstart/cross_context_synthetic.py',
+        'configs/assistant_guided_dav2_l_genpercept.py',
+        'configs/cross_context/cross-context_dav2-l_dav2-l_1xb8-20k_sa1b-560.py',
+        'configs/cross_context/cross-context_dav2-tiny_simulated_1xb4-600it_synthetic-112.py',
+        'configs/assistant_guided/assistant-guided_dav2-l_dav2-l-genpercept_1xb8-20k_sa1b-560.py',
+    } <= names
     # Tables 1 and 2: 12 settings, and the 12 old names as aliases
     assert len([n for n in names if n.startswith('configs/cross_context/ablations/')]) == 12
     assert len([n for n in names if n.startswith('configs/ablations/')]) == 12
@@ -65,10 +84,14 @@ def test_config_runs_one_iteration(path):
     model = MODELS.build(model_cfg)
     model.init_weights()
 
-    pipeline = [t for t in cfg.train_dataloader.dataset.pipeline
-                if t['type'] in ('CrossContextCrops', 'PackDepthInputs')]
-    dataset = DATASETS.build(dict(type='SyntheticScenes', num_samples=2, height=84, width=84,
-                                  seed=0, pipeline=pipeline))
+    pipeline = [
+        t
+        for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] in ('CrossContextCrops', 'PackDepthInputs')
+    ]
+    dataset = DATASETS.build(
+        dict(type='SyntheticScenes', num_samples=2, height=84, width=84, seed=0, pipeline=pipeline)
+    )
     np.random.seed(0)
     data = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), True)
     if model_cfg['teacher']['type'] != 'SimulatedTeacher':
@@ -94,5 +117,7 @@ def test_encoder_only_initialization(tmp_path):
     for k, v in student.state_dict().items():
         expected = source.state_dict()[k] if k.startswith('pretrained.') else fresh.state_dict()[k]
         torch.testing.assert_close(v, expected, msg=k)
-    assert not torch.equal(student.depth_head.scratch.output_conv1.weight,
-                           source.depth_head.scratch.output_conv1.weight)
+    assert not torch.equal(
+        student.depth_head.scratch.output_conv1.weight,
+        source.depth_head.scratch.output_conv1.weight,
+    )

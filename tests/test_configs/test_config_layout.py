@@ -1,4 +1,5 @@
 """The config tree's rules (configs/README.md): names, thin aliases, one switch per idea."""
+
 import ast
 import glob
 import os.path as osp
@@ -9,14 +10,19 @@ from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
-ALL = sorted(f for f in glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)
-             if '_base_' not in osp.relpath(f, CONFIGS).split(osp.sep))
+ALL = sorted(
+    f
+    for f in glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(f, CONFIGS).split(osp.sep)
+)
 
 _FIELD = r'[a-z0-9.]+(?:-[a-z0-9.]+)*'
 #: {method}_{student}_{teacher}[_{setting}]_{N}xb{B}-{schedule}_{data}-{res}.py
-NAME = re.compile(rf'^(?P<method>{_FIELD})_(?P<student>{_FIELD})_(?P<teacher>{_FIELD})'
-                  rf'(?:_(?P<setting>{_FIELD}))?_(?P<gpus>\d+)xb(?P<batch>\d+)'
-                  rf'-(?P<schedule>\d+(?:k|it))_(?P<data>{_FIELD})-(?P<res>\d+(?:x\d+)?)\.py$')
+NAME = re.compile(
+    rf'^(?P<method>{_FIELD})_(?P<student>{_FIELD})_(?P<teacher>{_FIELD})'
+    rf'(?:_(?P<setting>{_FIELD}))?_(?P<gpus>\d+)xb(?P<batch>\d+)'
+    rf'-(?P<schedule>\d+(?:k|it))_(?P<data>{_FIELD})-(?P<res>\d+(?:x\d+)?)\.py$'
+)
 
 
 def _is_alias(path: str) -> bool:
@@ -35,15 +41,20 @@ def _rel(path: str) -> str:
 
 def _base_of(path: str) -> list:
     tree = ast.parse(open(path, encoding='utf-8').read())
-    return [ast.literal_eval(node.value) for node in tree.body
-            if isinstance(node, ast.Assign) and node.targets[0].id == '_base_']
+    return [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == '_base_'
+    ]
 
 
 @pytest.mark.parametrize('path', METHOD_CONFIGS, ids=_rel)
 def test_method_config_names(path):
     match = NAME.match(osp.basename(path))
-    assert match, (f'{_rel(path)} does not follow {{method}}_{{student}}_{{teacher}}'
-                   '[_{setting}]_{N}xb{B}-{schedule}_{data}-{res}.py (configs/README.md)')
+    assert match, (
+        f'{_rel(path)} does not follow {{method}}_{{student}}_{{teacher}}'
+        '[_{setting}]_{N}xb{B}-{schedule}_{data}-{res}.py (configs/README.md)'
+    )
     cfg = Config.fromfile(path)
     batch = cfg.train_dataloader.batch_size
     assert int(match['batch']) == batch, f'{_rel(path)}: the batch size is {batch}'
@@ -54,17 +65,19 @@ def test_method_config_names(path):
     res = res.split('x')[0] if len(set(cfg.model.train_size)) == 1 else res
     assert match['res'] == res, f'{_rel(path)}: model.train_size {cfg.model.train_size}: {res}'
     if osp.basename(osp.dirname(path)) == 'ablations':
-        assert re.fullmatch(r'table\d+-[a-z0-9-]+', match['setting'] or ''), \
+        assert re.fullmatch(r'table\d+-[a-z0-9-]+', match['setting'] or ''), (
             f'{_rel(path)}: an ablation names its table and setting, e.g. table1-local-global-none'
+        )
 
 
 @pytest.mark.parametrize('path', ALIASES, ids=_rel)
 def test_aliases_are_thin(path):
     """An old path holds one ``_base_`` (a method config) and nothing else."""
     tree = ast.parse(open(path, encoding='utf-8').read())
-    assert len(tree.body) == 1 and tree.body[0].targets[0].id == '_base_', \
+    assert len(tree.body) == 1 and tree.body[0].targets[0].id == '_base_', (
         f'{_rel(path)} must only inherit: put settings into the config it names'
-    (bases, ) = _base_of(path)
+    )
+    (bases,) = _base_of(path)
     assert len(bases) == 1
     target = osp.normpath(osp.join(osp.dirname(path), bases[0]))
     assert target in METHOD_CONFIGS, f'{_rel(path)} must point into a method folder'
@@ -77,18 +90,20 @@ def test_one_switch_per_idea(path):
     cfg = Config.fromfile(path)
     model = cfg.model
     for name, weight in model.get('loss_weights', {}).items():
-        assert weight != 0, (f'{_rel(path)}: loss_weights.{name}=0 switches L_{name} a second '
-                             f'way; set model.loss_{name}=None instead')
+        assert weight != 0, (
+            f'{_rel(path)}: loss_weights.{name}=0 switches L_{name} a second '
+            f'way; set model.loss_{name}=None instead'
+        )
     for name in ('loss_sc', 'loss_lg', 'loss_grad', 'loss_feat'):
         loss = model.get(name) or {}
         assert loss.get('loss_weight', 1.0) == 1.0, (
             f'{_rel(path)}: model.{name}.loss_weight scales a term that model.loss_weights '
-            'already scales; set the weight in loss_weights only')
+            'already scales; set the weight in loss_weights only'
+        )
     if not model.get('local_global', True):
         # the flag alone turns L_lg off; a second switch would be a None loss
         assert model.get('loss_lg') is not None, f'{_rel(path)}: local_global=False is enough'
-    crops = [t for t in cfg.train_dataloader.dataset.pipeline
-             if t['type'] == 'CrossContextCrops']
+    crops = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'CrossContextCrops']
     canvas = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'ResizeCanvas']
     if canvas:  # the paper's layout: local crops of train_size px, seen at their own size
         side = canvas[0]['size'][0]
@@ -96,16 +111,19 @@ def test_one_switch_per_idea(path):
         assert local == tuple(model.train_size), (
             f'{_rel(path)}: local crops of {local} px but model.train_size '
             f'{tuple(model.train_size)}: set train_size in the dataset base and read it '
-            'with {{_base_.train_size}}, or write the pipeline beside it')
+            'with {{_base_.train_size}}, or write the pipeline beside it'
+        )
     hook = cfg.default_hooks.checkpoint
     if hook.get('save_best'):  # the best checkpoint needs a validation at every save
         assert hook.interval % cfg.train_cfg.val_interval == 0, _rel(path)
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)),
-                         ids=_rel)
+@pytest.mark.parametrize(
+    'path', sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)), ids=_rel
+)
 def test_no_constant_of_the_package_is_copied(path):
     """The ImageNet mean/std are the package's (the estimators' and teachers' default)."""
     text = open(path, encoding='utf-8').read()
-    assert '0.485' not in text and '0.229' not in text, \
+    assert '0.485' not in text and '0.229' not in text, (
         f'{_rel(path)}: leave the ImageNet mean/std to the package defaults'
+    )

@@ -4,6 +4,7 @@ The student keeps its MiDaS type and backbone family (BEiT or Swin2) with a tiny
 configuration; the teacher keeps its type (MiDaSTeacher or DepthAnythingTeacher) with a
 tiny random model. Losses, switches, normalization and wiring are the config's own.
 """
+
 import glob
 import os.path as osp
 
@@ -20,9 +21,12 @@ from tests.test_models.test_estimators.test_midas import TINY_BEIT, TINY_SWIN2
 register_all_modules()
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MIDAS_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'midas', '*.py')))
-TINY_DAV2 = dict(type='DepthAnythingV2', encoder=dict(embed_dim=48, depth=2, num_heads=2,
-                                                      layer_idx=(0, 1, 1, 1)),
-                 features=16, out_channels=(8, 16, 32, 32))
+TINY_DAV2 = dict(
+    type='DepthAnythingV2',
+    encoder=dict(embed_dim=48, depth=2, num_heads=2, layer_idx=(0, 1, 1, 1)),
+    features=16,
+    out_channels=(8, 16, 32, 32),
+)
 
 
 def test_table3_and_table5_configs_exist():
@@ -32,7 +36,8 @@ def test_table3_and_table5_configs_exist():
         'cross-context_midas-beit-l_dav2-l_1xb8-20k_sa1b-560.py',  # Table 3 DA-L -> MiDaS-L
         'baseline_midas-beit-l_dav2-l_1xb8-20k_sa1b-560.py',
         'cross-context_midas-swin2-t_midas-beit-l_1xb8-20k_sa1b-256.py',  # MiDaS-L -> -S
-        'baseline_midas-swin2-t_midas-beit-l_1xb8-20k_sa1b-256.py'}
+        'baseline_midas-swin2-t_midas-beit-l_1xb8-20k_sa1b-256.py',
+    }
 
 
 @pytest.mark.parametrize('path', MIDAS_CONFIGS, ids=osp.basename)
@@ -53,9 +58,10 @@ def test_midas_config_runs_one_iteration(path):
     teacher = model_cfg['teacher']
     expected_teacher = 'DepthAnythingTeacher' if '_dav2-l_' in path else 'MiDaSTeacher'
     assert teacher['type'] == expected_teacher
-    teacher.update(checkpoint=None,
-                   model=dict(TINY_DAV2) if expected_teacher == 'DepthAnythingTeacher'
-                   else dict(TINY_BEIT))
+    teacher.update(
+        checkpoint=None,
+        model=dict(TINY_DAV2) if expected_teacher == 'DepthAnythingTeacher' else dict(TINY_BEIT),
+    )
     if expected_teacher == 'MiDaSTeacher':
         teacher['input_size'] = 64
     model_cfg['train_size'] = (64, 64)
@@ -64,25 +70,31 @@ def test_midas_config_runs_one_iteration(path):
     model.init_weights()
     assert model.feat_encoder is not None  # L_feat on the MiDaS encoder's features
 
-    pipeline = [t for t in cfg.train_dataloader.dataset.pipeline
-                if t['type'] in ('CrossContextCrops', 'PackDepthInputs')]
-    dataset = DATASETS.build(dict(type='SyntheticScenes', num_samples=2, height=96, width=96,
-                                  seed=0, pipeline=pipeline))
+    pipeline = [
+        t
+        for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] in ('CrossContextCrops', 'PackDepthInputs')
+    ]
+    dataset = DATASETS.build(
+        dict(type='SyntheticScenes', num_samples=2, height=96, width=96, seed=0, pipeline=pipeline)
+    )
     np.random.seed(0)
     data = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), True)
     for s in data['data_samples']:  # real teachers see RGB only
         del s.gt_depth
     losses = model.loss(**data)
     expected = {'loss_sc', 'loss_grad', 'loss_feat'} | (
-        set() if 'baseline' in osp.basename(path) else {'loss_lg'})
+        set() if 'baseline' in osp.basename(path) else {'loss_lg'}
+    )
     assert set(losses) == expected
     total = sum(losses.values())
     assert torch.isfinite(total)
     total.backward()
     grads = [p.grad for p in model.student.pretrained.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
-    assert any(p.grad is not None and p.grad.abs().sum() > 0
-               for p in model.student.scratch.parameters())
+    assert any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.student.scratch.parameters()
+    )
 
     test_pipeline = cfg.val_dataloader.dataset.pipeline
     resize = [t for t in test_pipeline if t['type'] == 'ResizeForMiDaS']

@@ -1,6 +1,12 @@
 """The five benchmark layouts the dataset tests write, and the transforms that load them."""
-from mmdistilldepth.datasets import (DIODEDataset, ETH3DDataset, KITTIEigenDataset,
-                                     NYUv2Dataset, ScanNetDataset)
+
+from mmdistilldepth.datasets import (
+    DIODEDataset,
+    ETH3DDataset,
+    KITTIEigenDataset,
+    NYUv2Dataset,
+    ScanNetDataset,
+)
 
 #: format -> (reader, size written, render scale)
 FORMATS = {
@@ -11,6 +17,8 @@ FORMATS = {
     'scannet': (ScanNetDataset, (60, 80), 1),
 }
 #: format -> the loading transforms of its pipeline (no resizing, no packing)
-LOAD_ONLY = {fmt: [dict(type='LoadRGBImage'), dict(type='LoadDepthAnnotation', format=fmt)]
-             for fmt in FORMATS}
+LOAD_ONLY = {
+    fmt: [dict(type='LoadRGBImage'), dict(type='LoadDepthAnnotation', format=fmt)]
+    for fmt in FORMATS
+}
 LOAD_ONLY['kitti'].append(dict(type='KBCrop'))

@@ -1,4 +1,5 @@
 """Fixtures shared by the benchmark tests: the default scope and the synthetic layouts."""
+
 import pytest
 from mmengine.registry import init_default_scope
 
@@ -23,7 +24,8 @@ def layouts(tmp_path_factory):
     out = {}
     for fmt, (_, size, render_scale) in FORMATS.items():
         data_root = str(root / fmt)
-        split = write_synthetic_benchmark(fmt, data_root, 3, seed=5, size=size,
-                                          render_scale=render_scale)
+        split = write_synthetic_benchmark(
+            fmt, data_root, 3, seed=5, size=size, render_scale=render_scale
+        )
         out[fmt] = (data_root, split)
     return out

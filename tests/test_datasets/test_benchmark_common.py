@@ -1,5 +1,7 @@
 """mmdistilldepth/datasets/base_depth_dataset.py through every benchmark reader:
-samples, config pipelines and the errors for missing data, on the synthetic layouts."""
+samples, config pipelines and the errors for missing data, on the synthetic layouts.
+"""
+
 import os.path as osp
 
 import numpy as np
@@ -20,9 +22,14 @@ pytestmark = pytest.mark.usefixtures('mdd_default_scope')
 def test_reader_samples(layouts, fmt, use_list):
     data_root, split = layouts[fmt]
     reader = FORMATS[fmt][0]
-    dataset = DATASETS.build(dict(type=reader.__name__, data_root=data_root,
-                                  ann_file=osp.basename(split) if use_list else '',
-                                  pipeline=LOAD_ONLY[fmt]))
+    dataset = DATASETS.build(
+        dict(
+            type=reader.__name__,
+            data_root=data_root,
+            ann_file=osp.basename(split) if use_list else '',
+            pipeline=LOAD_ONLY[fmt],
+        )
+    )
     assert len(dataset) == 3
     assert dataset.metainfo['benchmark'] == fmt
     paths = set()
@@ -66,11 +73,11 @@ def test_missing_things_fail_with_the_name_and_a_fix(layouts, tmp_path):
     with pytest.raises(FileNotFoundError, match='no samples found'):
         ScanNetDataset(str(tmp_path))
     data_root, split = layouts['nyu']
-    with pytest.raises(FileNotFoundError, match="split list .*nope.txt"):
+    with pytest.raises(FileNotFoundError, match='split list .*nope.txt'):
         NYUv2Dataset(data_root, ann_file='nope.txt')
     broken = tmp_path / 'list.txt'
     broken.write_text('test/a/rgb_0001.png test/a/depth_0001.png\n')
-    with pytest.raises(FileNotFoundError, match=r"2 file\(s\).*rgb_0001.png"):
+    with pytest.raises(FileNotFoundError, match=r'2 file\(s\).*rgb_0001.png'):
         NYUv2Dataset(data_root, ann_file=str(broken))
     broken.write_text('only_one_token.png\n')
     with pytest.raises(ValueError, match='list.txt:1'):

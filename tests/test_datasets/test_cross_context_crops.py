@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from mmdistilldepth.datasets.transforms.cross_context_crops import (CrossContextCrops,
-                                                                    _box_overlap)
+from mmdistilldepth.datasets.transforms.cross_context_crops import CrossContextCrops, _box_overlap
 
 
 def test_boxes_inside_and_sized():
     np.random.seed(0)
-    t = CrossContextCrops(shared_scale=(0.5, 0.8), num_local=3, local_scale=(0.3, 0.5),
-                          local_min_overlap=0.3)
+    t = CrossContextCrops(
+        shared_scale=(0.5, 0.8), num_local=3, local_scale=(0.3, 0.5), local_min_overlap=0.3
+    )
     for _ in range(50):
         r = t(dict(img=np.zeros((120, 200, 3), np.uint8)))
         s, loc = r['shared_box'], r['local_boxes']

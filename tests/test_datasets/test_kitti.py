@@ -1,4 +1,5 @@
 """mmdistilldepth/datasets/kitti.py and tools/dataset_converters/kitti_to_layout.py."""
+
 import cv2
 import numpy as np
 import pytest
@@ -34,7 +35,8 @@ def test_kitti_converter_writes_the_eigen_layout(tmp_path, split_style):
         path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(path), image)
     (raw / '2011_09_26' / 'calib_cam_to_cam.txt').write_text(
-        'P_rect_02: 7.215377e+02 0.0 6.095593e+02 4.485728e+01\n')
+        'P_rect_02: 7.215377e+02 0.0 6.095593e+02 4.485728e+01\n'
+    )
     gt = np.zeros((375, 1242), np.uint16)
     gt[300, 600] = 10 * 256
     gt_path = annotated / 'val' / drive / 'proj_depth' / 'groundtruth' / 'image_02' / frames[0]
@@ -46,15 +48,27 @@ def test_kitti_converter_writes_the_eigen_layout(tmp_path, split_style):
     else:
         split.write_text(f'2011_09_26/{drive} 69 l\n2011_09_26/{drive} 70 l\n')
     out = tmp_path / 'kitti'
-    _tool('kitti_to_layout').main(['--raw-root', str(raw), '--depth-root', str(annotated),
-                                   '--split', str(split), '--out', str(out)])
+    _tool('kitti_to_layout').main(
+        [
+            '--raw-root',
+            str(raw),
+            '--depth-root',
+            str(annotated),
+            '--split',
+            str(split),
+            '--out',
+            str(out),
+        ]
+    )
     lines = (out / 'eigen_test_files_with_gt.txt').read_text().splitlines()
     assert lines == [
         f'2011_09_26/{drive}/image_02/data/{frames[0]} '
         f'{drive}/proj_depth/groundtruth/image_02/{frames[0]} 7.215377e+02',
-        f'2011_09_26/{drive}/image_02/data/{frames[1]} None 7.215377e+02']
-    dataset = KITTIEigenDataset(str(out), ann_file='eigen_test_files_with_gt.txt',
-                                pipeline=LOAD_ONLY['kitti'])
+        f'2011_09_26/{drive}/image_02/data/{frames[1]} None 7.215377e+02',
+    ]
+    dataset = KITTIEigenDataset(
+        str(out), ann_file='eigen_test_files_with_gt.txt', pipeline=LOAD_ONLY['kitti']
+    )
     assert len(dataset) == 1
     sample = dataset[0]
     assert sample['gt_depth'].shape == (352, 1216)

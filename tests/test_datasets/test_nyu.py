@@ -1,4 +1,5 @@
 """mmdistilldepth/datasets/nyu.py and tools/dataset_converters/nyu_mat_to_layout.py."""
+
 import cv2
 import numpy as np
 import pytest
@@ -7,13 +8,15 @@ from mmdistilldepth.datasets import NYUv2Dataset
 from mmdistilldepth.datasets.transforms import LoadDepthAnnotation, LoadRGBImage
 from tests.conftest import load_tool
 
+
 def _tool(name):
     return load_tool('dataset_converters', f'{name}.py')
 
 
 def _fake_nyu_mat(path, images, raw, filled, scenes):
     """A tiny stand-in of nyu_depth_v2_labeled.mat: MATLAB v7.3 = HDF5 + 512-byte header,
-    arrays stored transposed as MATLAB does, scene names as referenced uint16 strings."""
+    arrays stored transposed as MATLAB does, scene names as referenced uint16 strings.
+    """
     h5py = pytest.importorskip('h5py')
     with h5py.File(path, 'w', userblock_size=512) as f:
         f.create_dataset('images', data=images.transpose(0, 3, 2, 1))  # (N, 3, W, H)
@@ -35,25 +38,49 @@ def test_nyu_mat_converter_writes_the_reader_layout(tmp_path):
     raw = rng.uniform(0.5, 9.0, (num, height, width)).astype(np.float32)
     raw[:, 0, :4] = 0  # missing raw depth
     filled = raw + 0.25
-    _fake_nyu_mat(str(tmp_path / 'labeled.mat'), images, raw, filled,
-                  ['kitchen_0004', 'office_0005', 'kitchen_0004'])
-    scipy_io.savemat(str(tmp_path / 'splits.mat'),
-                     dict(testNdxs=np.array([[1.0], [3.0]]), trainNdxs=np.array([[2.0]])))
+    _fake_nyu_mat(
+        str(tmp_path / 'labeled.mat'),
+        images,
+        raw,
+        filled,
+        ['kitchen_0004', 'office_0005', 'kitchen_0004'],
+    )
+    scipy_io.savemat(
+        str(tmp_path / 'splits.mat'),
+        dict(testNdxs=np.array([[1.0], [3.0]]), trainNdxs=np.array([[2.0]])),
+    )
     tool = _tool('nyu_mat_to_layout')
     assert tool.is_hdf5_mat(str(tmp_path / 'labeled.mat'))
     assert not tool.is_hdf5_mat(str(tmp_path / 'splits.mat'))
     out = tmp_path / 'nyuv2'
-    tool.main([str(tmp_path / 'labeled.mat'), str(tmp_path / 'splits.mat'), '--out', str(out),
-               '--split', 'all'])
+    tool.main(
+        [
+            str(tmp_path / 'labeled.mat'),
+            str(tmp_path / 'splits.mat'),
+            '--out',
+            str(out),
+            '--split',
+            'all',
+        ]
+    )
     lines = (out / 'filename_list_test.txt').read_text().split()
-    assert lines == ['test/kitchen_0004/rgb_0001.png', 'test/kitchen_0004/depth_0001.png',
-                     'test/kitchen_0004/filled_0001.png', 'test/kitchen_0004/rgb_0003.png',
-                     'test/kitchen_0004/depth_0003.png', 'test/kitchen_0004/filled_0003.png']
-    assert (out / 'filename_list_train.txt').read_text().startswith(
-        'train/office_0005/rgb_0002.png')
+    assert lines == [
+        'test/kitchen_0004/rgb_0001.png',
+        'test/kitchen_0004/depth_0001.png',
+        'test/kitchen_0004/filled_0001.png',
+        'test/kitchen_0004/rgb_0003.png',
+        'test/kitchen_0004/depth_0003.png',
+        'test/kitchen_0004/filled_0003.png',
+    ]
+    assert (
+        (out / 'filename_list_train.txt').read_text().startswith('train/office_0005/rgb_0002.png')
+    )
     for ann_file in ('filename_list_test.txt', ''):
-        dataset = NYUv2Dataset(str(out), ann_file=ann_file,
-                               pipeline=[LoadRGBImage(), LoadDepthAnnotation(format='nyu')])
+        dataset = NYUv2Dataset(
+            str(out),
+            ann_file=ann_file,
+            pipeline=[LoadRGBImage(), LoadDepthAnnotation(format='nyu')],
+        )
         assert len(dataset) == 2
         sample = dataset[1]  # image 3
         np.testing.assert_array_equal(sample['img'], images[2])
@@ -66,10 +93,16 @@ def test_nyu_mat_converter_writes_the_reader_layout(tmp_path):
 def test_nyu_mat_converter_refuses_a_v5_labeled_file(tmp_path, capsys):
     scipy_io = pytest.importorskip('scipy.io')
     scipy_io.savemat(str(tmp_path / 'labeled.mat'), dict(images=np.zeros((2, 2))))
-    scipy_io.savemat(str(tmp_path / 'splits.mat'), dict(testNdxs=np.ones((1, 1)),
-                                                        trainNdxs=np.ones((1, 1))))
+    scipy_io.savemat(
+        str(tmp_path / 'splits.mat'), dict(testNdxs=np.ones((1, 1)), trainNdxs=np.ones((1, 1)))
+    )
     with pytest.raises(SystemExit):
-        _tool('nyu_mat_to_layout').main([str(tmp_path / 'labeled.mat'),
-                                         str(tmp_path / 'splits.mat'), '--out',
-                                         str(tmp_path / 'o')])
+        _tool('nyu_mat_to_layout').main(
+            [
+                str(tmp_path / 'labeled.mat'),
+                str(tmp_path / 'splits.mat'),
+                '--out',
+                str(tmp_path / 'o'),
+            ]
+        )
     assert 'v7.3' in capsys.readouterr().err

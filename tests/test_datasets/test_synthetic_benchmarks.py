@@ -1,4 +1,5 @@
 """mmdistilldepth/datasets/synthetic_benchmarks.py: the synthetic NYUv2 stand-in."""
+
 import os
 import os.path as osp
 

@@ -33,7 +33,9 @@ def test_depth_is_z_depth_of_a_plane():
         k = s['intrinsics']
         ys, xs = np.nonzero(s['valid'])
         z = s['depth'][ys, xs]
-        pts = np.stack([(xs + 0.5 - k[0, 2]) / k[0, 0] * z, (ys + 0.5 - k[1, 2]) / k[1, 1] * z, z], 1)
+        pts = np.stack(
+            [(xs + 0.5 - k[0, 2]) / k[0, 0] * z, (ys + 0.5 - k[1, 2]) / k[1, 1] * z, z], 1
+        )
         # the lowest image rows see the ground: fit a plane to them, check planarity
         bottom = ys >= 56
         if bottom.sum() < 50:

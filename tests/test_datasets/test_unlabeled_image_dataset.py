@@ -1,4 +1,5 @@
 """UnlabeledImageDataset on a list file of one million paths: fast and compact."""
+
 import os.path as osp
 import time
 

@@ -1,4 +1,5 @@
 """A tiny random Depth Anything V2 (and its config and checkpoint) for the demo's tests."""
+
 import cv2
 import numpy as np
 import pytest
@@ -17,8 +18,9 @@ INPUT_SIZE = 56  # a 4x4-patch network input keeps every call in milliseconds
 
 def _tiny(seed: int) -> DepthAnythingV2:
     torch.manual_seed(seed)
-    model = DepthAnythingV2(dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-                            16, [8, 16, 24, 48])
+    model = DepthAnythingV2(
+        dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)), 16, [8, 16, 24, 48]
+    )
     with torch.no_grad():
         model.depth_head.scratch.output_conv2[2].bias.fill_(1.0)  # positive, not ReLU'd to 0
     return model.eval()
@@ -36,8 +38,10 @@ def tiny_files(tmp_path_factory):
 @pytest.fixture(scope='session')
 def tiny_models():
     """Two different tiny models as the demo runs them (A and B of the Compare tab)."""
-    return [DemoModel('tiny_a', _tiny(0), INPUT_SIZE, 280),
-            DemoModel('tiny_b', _tiny(1), INPUT_SIZE, 280)]
+    return [
+        DemoModel('tiny_a', _tiny(0), INPUT_SIZE, 280),
+        DemoModel('tiny_b', _tiny(1), INPUT_SIZE, 280),
+    ]
 
 
 @pytest.fixture(scope='session')

@@ -1,10 +1,12 @@
 """The page's callbacks, called directly (no server): values and errors as gradio gets them."""
+
 import cv2
 import numpy as np
 import pytest
 
-gr = pytest.importorskip('gradio', reason='the demo extra is not installed: '
-                         'pip install "mmdistilldepth[demo]"')
+gr = pytest.importorskip(
+    'gradio', reason='the demo extra is not installed: pip install "mmdistilldepth[demo]"'
+)
 
 from mmdistilldepth.apis import inference_depth  # noqa: E402
 from mmdistilldepth.demo.app import DemoApp, build_app  # noqa: E402
@@ -19,8 +21,9 @@ def app(tiny_models, tmp_path_factory):
 
 def test_predict_and_depth_show_the_inference_path(app, image_file):
     model = app.model
-    expected = inference_depth(model.model, cv2.imread(image_file)[..., ::-1].copy(),
-                               model.input_size, model.max_size)
+    expected = inference_depth(
+        model.model, cv2.imread(image_file)[..., ::-1].copy(), model.input_size, model.max_size
+    )
     color_path, npy_path = app.predict(image_file)
     np.testing.assert_array_equal(np.load(npy_path), expected)
     np.testing.assert_array_equal(cv2.imread(color_path)[..., ::-1], colorize_rgb(expected))
@@ -28,7 +31,11 @@ def test_predict_and_depth_show_the_inference_path(app, image_file):
     np.testing.assert_array_equal(color, colorize_rgb(expected))
     assert shown_input.shape == (40, 60, 3) and shown_depth is color
     assert [f.rsplit('/', 1)[1] for f in files] == [
-        'photo_color.png', 'photo_disparity16.png', 'photo_disparity.npy', 'photo.ply']
+        'photo_color.png',
+        'photo_disparity16.png',
+        'photo_disparity.npy',
+        'photo.ply',
+    ]
     assert f'near: {expected.max():.4g}' in colorbar and '60x40 px' in info
 
 
@@ -79,6 +86,5 @@ def test_page_has_the_stable_api(app):
     names = {dep.get('api_name'): dep for dep in config['dependencies']}
     assert {'predict', 'depth', 'compare', 'crop'} <= set(names)
     assert len(names['predict']['inputs']) == 1 and len(names['predict']['outputs']) == 2
-    labels = [c['props'].get('label') for c in config['components']
-              if c.get('type') == 'tabitem']
+    labels = [c['props'].get('label') for c in config['components'] if c.get('type') == 'tabitem']
     assert labels == ['Depth', 'Compare', 'Crop (Fig. 5)']

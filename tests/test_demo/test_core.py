@@ -8,10 +8,21 @@ import pytest
 from mmdistilldepth.apis import inference_depth
 from mmdistilldepth.apis.outputs import colorize_disparity
 from mmdistilldepth.demo import backend
-from mmdistilldepth.demo.core import (EXAMPLES, MIN_SIDE, DemoInputError, OutputStore,
-                                      colorbar_html, compare_disparities, crop_prediction,
-                                      default_box, newest_checkpoint, parse_box, product_stem,
-                                      read_upload, write_examples)
+from mmdistilldepth.demo.core import (
+    EXAMPLES,
+    MIN_SIDE,
+    DemoInputError,
+    OutputStore,
+    colorbar_html,
+    compare_disparities,
+    crop_prediction,
+    default_box,
+    newest_checkpoint,
+    parse_box,
+    product_stem,
+    read_upload,
+    write_examples,
+)
 from mmdistilldepth.utils import UserInputError
 from tests.conftest import load_tool
 
@@ -19,24 +30,38 @@ from tests.conftest import load_tool
 def test_products_are_the_files_of_tools_infer(tmp_path, tiny_files, image_file):
     """What the page offers for download is byte for byte what tools/infer.py writes."""
     config, checkpoint = tiny_files
-    code = load_tool('infer.py').main([image_file, config, checkpoint, '--out-dir',
-                                       str(tmp_path / 'infer'), '--save', 'color', 'png16',
-                                       'npy', 'ply', '--input-size', '56'])
+    code = load_tool('infer.py').main(
+        [
+            image_file,
+            config,
+            checkpoint,
+            '--out-dir',
+            str(tmp_path / 'infer'),
+            '--save',
+            'color',
+            'png16',
+            'npy',
+            'ply',
+            '--input-size',
+            '56',
+        ]
+    )
     assert code == 0
     from mmdistilldepth.apis import init_model
+
     model = init_model(config, checkpoint)
     rgb, notices = read_upload(image_file)
     assert notices == []
     disparity = backend.predict_disparity(model, rgb, 56, 2044)
     os.makedirs(tmp_path / 'demo')
-    files = backend.write_products(rgb, disparity, product_stem(str(tmp_path / 'demo'),
-                                                                image_file))
+    files = backend.write_products(rgb, disparity, product_stem(str(tmp_path / 'demo'), image_file))
     assert sorted(files) == ['color', 'npy', 'ply', 'png16']
     for path in files.values():
         theirs = tmp_path / 'infer' / osp.basename(path)
         assert open(path, 'rb').read() == theirs.read_bytes(), osp.basename(path)
-    np.testing.assert_array_equal(backend.colorize_rgb(disparity),
-                                  colorize_disparity(disparity)[..., ::-1])
+    np.testing.assert_array_equal(
+        backend.colorize_rgb(disparity), colorize_disparity(disparity)[..., ::-1]
+    )
 
 
 def test_read_upload_refuses_what_it_cannot_use(tmp_path):
@@ -110,8 +135,9 @@ def test_crop_prediction(tiny_models, image_file):
     result = crop_prediction(model, rgb, box)
     full = inference_depth(model.model, rgb, model.input_size, model.max_size)
     np.testing.assert_array_equal(result.from_full, full[5:35, 10:50])
-    alone = inference_depth(model.model, np.ascontiguousarray(rgb[5:35, 10:50]),
-                            model.input_size, model.max_size)
+    alone = inference_depth(
+        model.model, np.ascontiguousarray(rgb[5:35, 10:50]), model.input_size, model.max_size
+    )
     np.testing.assert_array_equal(result.alone, alone)
     assert result.alone.shape == (30, 40)
     assert result.comparison.mean_rel > 0  # a different input: a different map
@@ -136,8 +162,10 @@ def test_output_store_keeps_the_newest(tmp_path):
 
 
 def test_newest_checkpoint(tmp_path):
-    with pytest.raises(UserInputError, match='run python tools/train.py '
-                       'configs/quickstart/cross_context_synthetic.py first'):
+    with pytest.raises(
+        UserInputError,
+        match='run python tools/train.py configs/quickstart/cross_context_synthetic.py first',
+    ):
         newest_checkpoint(str(tmp_path))
     for name in ('iter_10.pth', 'iter_2.pth', 'iter_x.pth'):
         (tmp_path / name).write_bytes(b'')

@@ -16,7 +16,7 @@ def test_panel_aligns_student_before_differencing():
     teacher = torch.rand(1, 16, 20) + 0.5
     panel = depth_panel(rgb, teacher, 3.0 * teacher - 1.0)  # an affine copy
     assert panel.shape == (TITLE_HEIGHT + 16 + BAR_HEIGHT, 80, 3) and panel.dtype == np.uint8
-    image = panel[TITLE_HEIGHT:TITLE_HEIGHT + 16]
+    image = panel[TITLE_HEIGHT : TITLE_HEIGHT + 16]
     np.testing.assert_array_equal(image[:, 20:40], image[:, 40:60])  # aligned = teacher
     diff_zero = image[:, 60:]
     assert (diff_zero == diff_zero[0, 0]).all()  # zero difference everywhere
@@ -31,15 +31,16 @@ def test_panel_error_shows_where_the_student_is_wrong():
     student = teacher.clone()
     student[:, :8, :8] += 0.5  # a wrong corner
     panel = depth_panel(torch.zeros(3, 24, 24), teacher, student)
-    error = panel[TITLE_HEIGHT:TITLE_HEIGHT + 24, 72:].astype(int).sum(-1)
+    error = panel[TITLE_HEIGHT : TITLE_HEIGHT + 24, 72:].astype(int).sum(-1)
     assert error[:8, :8].mean() != error[12:, 12:].mean()
 
 
 def test_hook_draws_shared_and_local_rows(tmp_path):
     model = _model()
     data = _batch(model)
-    vis = Visualizer.get_instance('vis-hook-test', vis_backends=[dict(type='LocalVisBackend')],
-                                  save_dir=str(tmp_path))
+    vis = Visualizer.get_instance(
+        'vis-hook-test', vis_backends=[dict(type='LocalVisBackend')], save_dir=str(tmp_path)
+    )
     runner = SimpleNamespace(model=model, visualizer=vis, iter=9)
     hook = DepthVisualizationHook(interval=10)
     hook.before_train_iter(runner, 0)

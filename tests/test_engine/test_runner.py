@@ -1,4 +1,5 @@
 """DepthRunner's console, the report hook, TensorBoard fallback, file modes."""
+
 import io
 import json
 import logging
@@ -11,8 +12,7 @@ import numpy as np
 from mmdistilldepth.engine import atomic_write_bytes
 from mmdistilldepth.engine.hooks import BenchmarkReportHook
 from mmdistilldepth.engine.runner import ConsoleFormatter, FileOnlyFilter
-from mmdistilldepth.visualization import OptionalTensorboardVisBackend
-from mmdistilldepth.visualization import vis_backend
+from mmdistilldepth.visualization import OptionalTensorboardVisBackend, vis_backend
 
 
 def test_console_drops_the_config_and_keeps_the_runtime_environment():
@@ -25,8 +25,10 @@ def test_console_drops_the_config_and_keeps_the_runtime_environment():
     logger.propagate = False
     logger.setLevel(logging.INFO)
     dash = '-' * 60
-    logger.info(f'\n{dash}\nSystem environment:\n    torch: x\n\nRuntime environment:\n'
-                f'    seed: 0\n{dash}\n')
+    logger.info(
+        f'\n{dash}\nSystem environment:\n    torch: x\n\nRuntime environment:\n'
+        f'    seed: 0\n{dash}\n'
+    )
     logger.info("Config:\nmodel = dict(type='X')")
     logger.info('Iter(train) [1/3]  eta: 0:00:01  loss: 1.0')
     text = stream.getvalue()
@@ -38,8 +40,11 @@ def test_console_drops_the_config_and_keeps_the_runtime_environment():
 def test_report_hook_writes_metrics_and_the_table(tmp_path):
     hook = BenchmarkReportHook(model_name='m')
     logs = []
-    runner = SimpleNamespace(work_dir=str(tmp_path), test_loop=SimpleNamespace(benchmark='kitti'),
-                             logger=SimpleNamespace(info=logs.append))
+    runner = SimpleNamespace(
+        work_dir=str(tmp_path),
+        test_loop=SimpleNamespace(benchmark='kitti'),
+        logger=SimpleNamespace(info=logs.append),
+    )
     hook.before_run(runner)
     hook.after_test_epoch(runner, dict(abs_rel=0.25, delta1=0.5))
     runner.test_loop.benchmark = 'nyu'
@@ -47,7 +52,8 @@ def test_report_hook_writes_metrics_and_the_table(tmp_path):
     hook.after_test(runner)
     hook.after_run(runner)
     assert json.load(open(tmp_path / 'metrics.json')) == dict(
-        kitti=dict(abs_rel=0.25, delta1=0.5), nyu=dict(abs_rel=0.125, delta1=0.75))
+        kitti=dict(abs_rel=0.25, delta1=0.5), nyu=dict(abs_rel=0.125, delta1=0.75)
+    )
     table = (tmp_path / 'table.md').read_text()
     assert table.splitlines()[2] == '| m | 0.125 | 0.750 | 0.250 | 0.500 |'  # NYUv2 first
     assert table.strip() in logs[0]
@@ -67,6 +73,7 @@ def test_saved_files_honour_the_umask(tmp_path):
     try:
         atomic_write_bytes(str(tmp_path / 'ckpt.pth'), b'x')
         from mmengine.visualization import LocalVisBackend
+
         backend = LocalVisBackend(str(tmp_path / 'vis'))
         backend.add_image('panel', np.zeros((4, 4, 3), np.uint8))
     finally:

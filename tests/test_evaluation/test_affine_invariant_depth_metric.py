@@ -1,4 +1,5 @@
 """AffineInvariantDepthMetric: wiring to the functional core, averaging, invalid images."""
+
 import csv
 import json
 import logging
@@ -11,11 +12,11 @@ from mmengine.evaluator import Evaluator
 from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
 
-from tests.conftest import require_fixture
 from mmdistilldepth.evaluation import AffineInvariantDepthMetric, evaluate_depth
 from mmdistilldepth.evaluation.functional import METRIC_NAMES
 from mmdistilldepth.registry import METRICS
 from mmdistilldepth.structures import DepthDataSample
+from tests.conftest import require_fixture
 
 
 def _sample(pred, gt, mask=None, img_path='a.png', sample_idx=0):
@@ -46,12 +47,21 @@ def test_registered_and_validates_arguments():
 def test_matches_marigold_dataset_mean_through_an_evaluator():
     expected = json.load(open(require_fixture('eval_reference', 'expected.json')))
     arrays = np.load(require_fixture('eval_reference', 'inputs.npz'))
-    run = next(r for r in expected['runs']
-               if r['dataset'] == 'nyu' and r['alignment'] == 'least_square_disparity')
+    run = next(
+        r
+        for r in expected['runs']
+        if r['dataset'] == 'nyu' and r['alignment'] == 'least_square_disparity'
+    )
     evaluator = Evaluator(AffineInvariantDepthMetric(benchmark='nyu'))
-    samples = [_sample(torch.from_numpy(arrays[f'{c}__pred']),
-                       torch.from_numpy(arrays[f'{c}__gt']), img_path=c, sample_idx=i)
-               for i, c in enumerate(run['cases'])]
+    samples = [
+        _sample(
+            torch.from_numpy(arrays[f'{c}__pred']),
+            torch.from_numpy(arrays[f'{c}__gt']),
+            img_path=c,
+            sample_idx=i,
+        )
+        for i, c in enumerate(run['cases'])
+    ]
     evaluator.process(samples[:2])  # two batches, as a dataloader would give them
     evaluator.process(samples[2:])
     result = evaluator.evaluate(len(samples))
@@ -64,13 +74,15 @@ def test_matches_marigold_dataset_mean_through_an_evaluator():
 
 def test_prediction_is_resized_to_the_ground_truth():
     pred, gt = _scene(0, (60, 80))
-    small = F.interpolate(pred[None, None], size=(37, 49), mode='bilinear',
-                          align_corners=True)[0, 0]
+    small = F.interpolate(pred[None, None], size=(37, 49), mode='bilinear', align_corners=True)[
+        0, 0
+    ]
     metric = AffineInvariantDepthMetric(benchmark='scannet')
     metric.process(None, [_sample(small, gt).to_dict()])  # the evaluator's dict form
     result = metric.evaluate(1)
-    back = F.interpolate(small[None, None], size=(60, 80), mode='bilinear',
-                         align_corners=True)[0, 0]
+    back = F.interpolate(small[None, None], size=(60, 80), mode='bilinear', align_corners=True)[
+        0, 0
+    ]
     want = evaluate_depth(back, gt, 'scannet', 'least_square_disparity')
     for name in METRIC_NAMES:
         assert result[name] == pytest.approx(want[name].item(), rel=1e-6)
@@ -91,10 +103,14 @@ def test_averages_per_image_and_counts_invalid_images(tmp_path):
         empty = torch.zeros(20, 20)
         csv_path = tmp_path / 'per_image.csv'
         metric = AffineInvariantDepthMetric(benchmark='scannet', per_image_csv=str(csv_path))
-        metric.process(None, [_sample(p0, g0, img_path='x0.png', sample_idx=0),
-                              _sample(torch.rand(20, 20), empty, img_path='hole.png',
-                                      sample_idx=1),
-                              _sample(p1, g1, img_path='x1.png', sample_idx=2)])
+        metric.process(
+            None,
+            [
+                _sample(p0, g0, img_path='x0.png', sample_idx=0),
+                _sample(torch.rand(20, 20), empty, img_path='hole.png', sample_idx=1),
+                _sample(p1, g1, img_path='x1.png', sample_idx=2),
+            ],
+        )
         result = metric.evaluate(3)
     finally:
         logger.removeHandler(handler)
@@ -102,8 +118,7 @@ def test_averages_per_image_and_counts_invalid_images(tmp_path):
     m1 = evaluate_depth(p1, g1, 'scannet', 'least_square_disparity')
     assert result['num_invalid'] == 1
     for name in METRIC_NAMES:  # mean over images, not over pixels; never NaN
-        assert result[name] == pytest.approx((m0[name].item() + m1[name].item()) / 2,
-                                             rel=1e-6)
+        assert result[name] == pytest.approx((m0[name].item() + m1[name].item()) / 2, rel=1e-6)
     assert any('hole.png' in msg and '1 of 3' in msg for msg in records)
     rows = list(csv.DictReader(open(csv_path)))
     assert [r['img_path'] for r in rows] == ['x0.png', 'hole.png', 'x1.png']

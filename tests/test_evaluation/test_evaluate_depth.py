@@ -1,22 +1,37 @@
 """The functional evaluation core against Marigold's own eval.py numbers, and its rules."""
+
 import json
 
 import numpy as np
 import pytest
 import torch
 
+from mmdistilldepth.evaluation.functional import (
+    METRIC_NAMES,
+    NoValidPixelError,
+    align_depth,
+    align_to_benchmark,
+    benchmark_valid_mask,
+    crop_mask,
+    evaluate_depth,
+    fit_scale_shift,
+    subsample_for_fit,
+)
 from tests.conftest import require_fixture
-from mmdistilldepth.evaluation.functional import (METRIC_NAMES, NoValidPixelError,
-                                                  align_depth, align_to_benchmark,
-                                                  benchmark_valid_mask, crop_mask,
-                                                  evaluate_depth, fit_scale_shift,
-                                                  subsample_for_fit)
 
 #: our metric name -> the name in Marigold's per_sample_metrics.csv
-MARIGOLD_NAMES = dict(abs_rel='abs_relative_difference', sq_rel='squared_relative_difference',
-                      rmse='rmse_linear', rmse_log='rmse_log', log10='log10',
-                      delta1='delta1_acc', delta2='delta2_acc', delta3='delta3_acc',
-                      i_rmse='i_rmse', silog_rmse='silog_rmse')
+MARIGOLD_NAMES = dict(
+    abs_rel='abs_relative_difference',
+    sq_rel='squared_relative_difference',
+    rmse='rmse_linear',
+    rmse_log='rmse_log',
+    log10='log10',
+    delta1='delta1_acc',
+    delta2='delta2_acc',
+    delta3='delta3_acc',
+    i_rmse='i_rmse',
+    silog_rmse='silog_rmse',
+)
 DELTAS = ('delta1', 'delta2', 'delta3')
 
 
@@ -29,13 +44,11 @@ def reference():
 
 def _runs():
     # (dataset, alignment) pairs recorded in the fixture; the cases are read from it.
-    return [(d, a) for d in ('nyu', 'kitti')
-            for a in ('least_square', 'least_square_disparity')]
+    return [(d, a) for d in ('nyu', 'kitti') for a in ('least_square', 'least_square_disparity')]
 
 
 def _find_run(expected, dataset, alignment):
-    runs = [r for r in expected['runs']
-            if r['dataset'] == dataset and r['alignment'] == alignment]
+    runs = [r for r in expected['runs'] if r['dataset'] == dataset and r['alignment'] == alignment]
     assert len(runs) == 1
     return runs[0]
 
@@ -114,8 +127,9 @@ def test_eth3d_subsampling_is_width_only_nearest():
     out = subsample_for_fit(x, 1024)
     s = min(1024 / height, 1024 / width)
     assert out.shape == (height, int(width * s))  # the height is kept
-    columns = np.minimum(np.floor(np.arange(out.shape[1], dtype=np.float32)
-                                  * np.float32(1.0 / s)), width - 1)
+    columns = np.minimum(
+        np.floor(np.arange(out.shape[1], dtype=np.float32) * np.float32(1.0 / s)), width - 1
+    )
     np.testing.assert_array_equal(out[0].numpy(), columns)
     mask = torch.zeros(height, width, dtype=torch.bool)
     mask[:, ::2] = True
@@ -127,8 +141,7 @@ def test_max_res_fit_uses_only_the_subsampled_columns():
     height, width = 6, 2048
     gt = torch.linspace(1, 9, width).repeat(height, 1)
     pred = gt * 0.5 + 1.0
-    used = subsample_for_fit(torch.arange(width, dtype=torch.float32).repeat(height, 1),
-                             1024)[0]
+    used = subsample_for_fit(torch.arange(width, dtype=torch.float32).repeat(height, 1), 1024)[0]
     corrupt = torch.ones(width, dtype=torch.bool)
     corrupt[used.long()] = False
     pred[:, corrupt] += 3.0  # only pixels the fit never sees
@@ -213,20 +226,31 @@ def test_runs_on_the_tensors_device(reference):
     expected, arrays = reference
     run = _find_run(expected, 'nyu', 'least_square_disparity')
     case = run['cases'][1]
-    metrics = evaluate_depth(arrays[f'{case}__pred'].cuda(), arrays[f'{case}__gt'].cuda(),
-                             'nyu', 'least_square_disparity')
+    metrics = evaluate_depth(
+        arrays[f'{case}__pred'].cuda(),
+        arrays[f'{case}__gt'].cuda(),
+        'nyu',
+        'least_square_disparity',
+    )
     assert all(v.is_cuda for v in metrics.values())
     assert metrics['abs_rel'].item() == pytest.approx(
-        run['per_case'][case]['metrics']['abs_relative_difference'], rel=1e-5)
+        run['per_case'][case]['metrics']['abs_relative_difference'], rel=1e-5
+    )
 
 
-@pytest.mark.parametrize('benchmark,alignment', [('nyu', 'least_square_disparity'),
-                                                 ('kitti', 'least_square'),
-                                                 ('eth3d', 'least_square_disparity'),
-                                                 ('diode', 'least_square_disparity')])
+@pytest.mark.parametrize(
+    'benchmark,alignment',
+    [
+        ('nyu', 'least_square_disparity'),
+        ('kitti', 'least_square'),
+        ('eth3d', 'least_square_disparity'),
+        ('diode', 'least_square_disparity'),
+    ],
+)
 def test_fast_path_equals_the_full_map_path(benchmark, alignment):
     """evaluate_depth skips invalid pixels; the numbers are those of the full maps."""
     from mmdistilldepth.evaluation.functional import depth_error_metrics
+
     gen = torch.Generator().manual_seed(3)
     shape = (352, 1216) if benchmark == 'kitti' else (120, 1500)  # eth3d: subsampled fit
     gt = torch.rand(shape, generator=gen) * 20 + 0.5

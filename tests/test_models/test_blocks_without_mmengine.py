@@ -3,6 +3,7 @@
 mmdistilldepth/models/backbones/ and mmdistilldepth/models/heads/ import only torch and
 timm; they are registered in MODELS by the estimator module that builds them.
 """
+
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import importlib.abc, importlib.util, os, sys
 
     class _Blocker(importlib.abc.MetaPathFinder):
@@ -48,12 +49,13 @@ SCRIPT = textwrap.dedent('''
     assert out.shape == (1, 1, 28, 42), out.shape
     assert torch.isfinite(out).all()
     print('ok', tuple(out.shape))
-''')
+""")
 
 
 def test_backbone_and_head_build_and_run_without_mmengine():
-    out = subprocess.run([sys.executable, '-c', SCRIPT, ROOT], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, '-c', SCRIPT, ROOT], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[0] == 'ok'
 
@@ -63,16 +65,20 @@ def test_the_estimator_builds_the_blocks_from_the_registry():
     from mmdistilldepth.models.backbones import DINOv2ViT
     from mmdistilldepth.models.heads import DPTHead
     from mmdistilldepth.registry import MODELS
+
     assert MODELS.get('DINOv2ViT') is DINOv2ViT
     assert MODELS.get('DPTHead') is DPTHead
-    model = DepthAnythingV2(dict(embed_dim=48, depth=4, num_heads=3, layer_idx=(0, 1, 2, 3)),
-                            16, [8, 16, 24, 48])
+    model = DepthAnythingV2(
+        dict(embed_dim=48, depth=4, num_heads=3, layer_idx=(0, 1, 2, 3)), 16, [8, 16, 24, 48]
+    )
     assert isinstance(model.pretrained, DINOv2ViT)
     assert isinstance(model.depth_head, DPTHead)
-    head = MODELS.build(dict(type='DPTHead', in_channels=48, features=16,
-                             out_channels=(8, 16, 24, 48)))
+    head = MODELS.build(
+        dict(type='DPTHead', in_channels=48, features=16, out_channels=(8, 16, 24, 48))
+    )
     assert sum(p.numel() for p in head.parameters()) == sum(
-        p.numel() for p in model.depth_head.parameters())
+        p.numel() for p in model.depth_head.parameters()
+    )
 
 
 if __name__ == '__main__':  # pragma: no cover

@@ -3,6 +3,7 @@
 mmengine 0.10.7 resume / load_from under torch >= 2.6, with weights_only kept on, and
 an import of the package that leaves torch's allow-list alone.
 """
+
 import collections
 import os
 import pickle
@@ -27,8 +28,13 @@ def _fresh_python(code: str) -> str:
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env['PYTHONPATH'] = root + os.pathsep + env.get('PYTHONPATH', '')
-    out = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
 
@@ -64,6 +70,7 @@ def test_loading_checks_have_one_home_and_keep_their_old_paths():
     from mmdistilldepth import engine
     from mmdistilldepth.engine import checkpoint_io
     from mmdistilldepth.models import checkpoint_loading
+
     for name in ('check_checkpoint_safe', 'latest_checkpoint', 'unsafe_globals'):
         home = getattr(checkpoint_loading, name)
         assert home.__module__ == 'mmdistilldepth.models.checkpoint_loading'
@@ -99,6 +106,7 @@ class _Data(Dataset):
 def _restore_default_scope():
     """The runners below make 'mmengine' the default scope; later tests build ours."""
     from mmengine.registry import DefaultScope
+
     before = set(DefaultScope._instance_dict)
     yield
     for name in set(DefaultScope._instance_dict) - before:
@@ -107,16 +115,27 @@ def _restore_default_scope():
 
 def _runner(work_dir, **kwargs):
     return Runner(
-        model=_Toy(), work_dir=str(work_dir),
-        train_dataloader=dict(dataset=_Data(), batch_size=4, num_workers=0,
-                              sampler=dict(type='InfiniteSampler', shuffle=True)),
+        model=_Toy(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=_Data(),
+            batch_size=4,
+            num_workers=0,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+        ),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
-        param_scheduler=dict(type='LinearLR', start_factor=1.0, end_factor=0.1, by_epoch=False,
-                             begin=0, end=6),
+        param_scheduler=dict(
+            type='LinearLR', start_factor=1.0, end_factor=0.1, by_epoch=False, begin=0, end=6
+        ),
         train_cfg=dict(by_epoch=False, max_iters=6),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False),
-                           logger=dict(type='LoggerHook', interval=1)),
-        randomness=dict(seed=0), default_scope='mmengine', **kwargs)
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False),
+            logger=dict(type='LoggerHook', interval=1),
+        ),
+        randomness=dict(seed=0),
+        default_scope='mmengine',
+        **kwargs,
+    )
 
 
 def test_resume_continues_iteration_and_lr(tmp_path):
@@ -125,8 +144,9 @@ def test_resume_continues_iteration_and_lr(tmp_path):
     final_full = {k: v.clone() for k, v in full.model.state_dict().items()}
     lr_full = full.optim_wrapper.get_lr()['lr'][0]
 
-    resumed = _runner(tmp_path / 'full', resume=True,
-                      load_from=str(tmp_path / 'full' / 'iter_3.pth'))
+    resumed = _runner(
+        tmp_path / 'full', resume=True, load_from=str(tmp_path / 'full' / 'iter_3.pth')
+    )
     resumed.load_or_resume()
     assert resumed.iter == 3
     # the scheduler state came back: LinearLR over iterations 0..5 reaches end_factor
@@ -173,6 +193,7 @@ class _Sneaky:
 
 def test_getattr_is_restricted_to_history_buffer_statistics(tmp_path):
     from mmengine.logging import HistoryBuffer
+
     buf = HistoryBuffer()
     buf.update(1.0)
     path = tmp_path / 'hb.pth'

@@ -6,6 +6,7 @@ image a reader returns, or the reason (a substring) it must be refused with.
 :func:`write_depth_corpus` writes a small ETH3D-layout benchmark whose ground truth
 holds NaN, inf, negative and all-zero maps.
 """
+
 from __future__ import annotations
 
 import io
@@ -47,19 +48,25 @@ def _solid(h: int, w: int) -> np.ndarray:
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack('>I', len(data)) + kind + data
-            + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+    return (
+        struct.pack('>I', len(data))
+        + kind
+        + data
+        + struct.pack('>I', zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def palette_png(indices: np.ndarray, palette: np.ndarray) -> bytes:
     """An 8-bit palette PNG (colour type 3) from (H, W) indices and (K, 3) RGB colours."""
     h, w = indices.shape
     raw = b''.join(b'\x00' + row.astype(np.uint8).tobytes() for row in indices)
-    return (b'\x89PNG\r\n\x1a\n'
-            + _png_chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 3, 0, 0, 0))
-            + _png_chunk(b'PLTE', palette.astype(np.uint8).tobytes())
-            + _png_chunk(b'IDAT', zlib.compress(raw))
-            + _png_chunk(b'IEND', b''))
+    return (
+        b'\x89PNG\r\n\x1a\n'
+        + _png_chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 3, 0, 0, 0))
+        + _png_chunk(b'PLTE', palette.astype(np.uint8).tobytes())
+        + _png_chunk(b'IDAT', zlib.compress(raw))
+        + _png_chunk(b'IEND', b'')
+    )
 
 
 def exif_app1(orientation: int) -> bytes:
@@ -73,6 +80,7 @@ def exif_app1(orientation: int) -> bytes:
 def cmyk_jpeg(rgb: np.ndarray) -> bytes:
     """A CMYK JPEG (PIL writes Adobe CMYK; it comes with torchvision)."""
     from PIL import Image
+
     buffer = io.BytesIO()
     Image.fromarray(rgb).convert('CMYK').save(buffer, 'JPEG', quality=95)
     return buffer.getvalue()
@@ -103,24 +111,25 @@ def write_image_corpus(root: Union[str, Path]) -> Dict[str, Expected]:
     textured_png = _encode('.png', texture)
     files = {
         'empty.jpg': b'',
-        'truncated.jpg': textured_jpg[:len(textured_jpg) * 3 // 4],
-        'truncated.png': textured_png[:len(textured_png) * 3 // 4],
+        'truncated.jpg': textured_jpg[: len(textured_jpg) * 3 // 4],
+        'truncated.png': textured_png[: len(textured_png) * 3 // 4],
         'text_named.png': b'this is a text file, not a PNG\n',
         'gray.png': _encode('.png', np.full((24, 32), 128, np.uint8)),
         'rgba.png': _encode('.png', np.dstack([bgr, np.full((24, 32), 255, np.uint8)])),
-        'palette.png': palette_png(np.zeros((24, 32), np.uint8),
-                                   np.array([FILL_RGB, (0, 0, 0)])),
+        'palette.png': palette_png(np.zeros((24, 32), np.uint8), np.array([FILL_RGB, (0, 0, 0)])),
         'sixteen_bit.png': _encode('.png', bgr.astype(np.uint16) * 257),
         'cmyk.jpg': cmyk_jpeg(_solid(24, 32)),
         'exif_rotated.jpg': None,
         'one_pixel.png': _encode('.png', bgr[:1, :1]),
         'thirteen.png': _encode('.png', bgr[:13, :13]),
-        'panorama.jpg': _encode('.jpg', cv2.resize(bgr, (20000, 200),
-                                                   interpolation=cv2.INTER_NEAREST)),
+        'panorama.jpg': _encode(
+            '.jpg', cv2.resize(bgr, (20000, 200), interpolation=cv2.INTER_NEAREST)
+        ),
         'good.jpg': good_jpg,
     }
-    rotated = _encode('.jpg', cv2.cvtColor(exif_rotated_rgb(), cv2.COLOR_RGB2BGR),
-                      cv2.IMWRITE_JPEG_QUALITY, 95)
+    rotated = _encode(
+        '.jpg', cv2.cvtColor(exif_rotated_rgb(), cv2.COLOR_RGB2BGR), cv2.IMWRITE_JPEG_QUALITY, 95
+    )
     files['exif_rotated.jpg'] = rotated[:2] + exif_app1(6) + rotated[2:]
     assert set(files) == set(IMAGE_CASES)
     for name, data in files.items():
@@ -158,8 +167,15 @@ def write_depth_corpus(root: Union[str, Path], h: int = 24, w: int = 32) -> Dict
     paths = {}
     for case in DEPTH_CASES:
         rgb = root / 'rgb' / case / 'images' / 'dslr_images' / 'DSC_0001.JPG'
-        depth = (root / 'depth' / f'{case}_dslr_depth' / case / 'ground_truth_depth'
-                 / 'dslr_images' / 'DSC_0001.JPG')
+        depth = (
+            root
+            / 'depth'
+            / f'{case}_dslr_depth'
+            / case
+            / 'ground_truth_depth'
+            / 'dslr_images'
+            / 'DSC_0001.JPG'
+        )
         rgb.parent.mkdir(parents=True, exist_ok=True)
         depth.parent.mkdir(parents=True, exist_ok=True)
         rgb.write_bytes(_encode('.jpg', cv2.cvtColor(_solid(h, w), cv2.COLOR_RGB2BGR)))

@@ -1,4 +1,5 @@
 """Shared fixtures of the reliability tests."""
+
 import logging
 
 import pytest

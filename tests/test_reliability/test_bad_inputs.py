@@ -1,4 +1,5 @@
 """Bad inputs: every reader, the training dataset, infer.py and evaluation on the corpus."""
+
 import os.path as osp
 
 import cv2
@@ -7,17 +8,33 @@ import pytest
 import torch
 from mmengine.structures import PixelData
 
-from mmdistilldepth.datasets import (CrossContextCrops, ETH3DDataset, LoadDepthAnnotation,
-                                     LoadRGBImage, PackDepthInputs, ResizeCanvas,
-                                     UnlabeledImageDataset)
+from mmdistilldepth.datasets import (
+    CrossContextCrops,
+    ETH3DDataset,
+    LoadDepthAnnotation,
+    LoadRGBImage,
+    PackDepthInputs,
+    ResizeCanvas,
+    UnlabeledImageDataset,
+)
 from mmdistilldepth.evaluation import AffineInvariantDepthMetric
 from mmdistilldepth.models.estimators import DepthAnythingV2
-from mmdistilldepth.utils.image_io import (UnreadableFileError, read_png_depth, read_rgb,
-                                           truncation_reason)
+from mmdistilldepth.utils.image_io import (
+    UnreadableFileError,
+    read_png_depth,
+    read_rgb,
+    truncation_reason,
+)
 from tests.conftest import load_tool
-from tests.test_reliability.bad_inputs import (DEPTH_CASES, FILL_RGB, IMAGE_CASES,
-                                               exif_app1, exif_rotated_rgb,
-                                               write_depth_corpus, write_image_corpus)
+from tests.test_reliability.bad_inputs import (
+    DEPTH_CASES,
+    FILL_RGB,
+    IMAGE_CASES,
+    exif_app1,
+    exif_rotated_rgb,
+    write_depth_corpus,
+    write_image_corpus,
+)
 
 READABLE = sorted(n for n, e in IMAGE_CASES.items() if isinstance(e, tuple))
 UNREADABLE = sorted(n for n, e in IMAGE_CASES.items() if isinstance(e, str))
@@ -63,8 +80,9 @@ def test_jpeg_truncation_is_found_anywhere_and_complete_files_pass():
     whole = {
         'baseline': cv2.imencode('.jpg', bgr)[1].tobytes(),
         'progressive': cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes(),
-        'restart markers': cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_RST_INTERVAL, 1])[1]
-        .tobytes(),
+        'restart markers': cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_RST_INTERVAL, 1])[
+            1
+        ].tobytes(),
     }
     whole['exif'] = whole['baseline'][:2] + exif_app1(3) + whole['baseline'][2:]
     for name, data in whole.items():
@@ -82,18 +100,20 @@ def test_truncated_depth_png_is_refused(tmp_path):
     data = cv2.imencode('.png', np.full((20, 30), 1500, np.uint16))[1].tobytes()
     (tmp_path / 'd.png').write_bytes(data)
     assert read_png_depth(str(tmp_path / 'd.png'), 1000.0)[0, 0] == pytest.approx(1.5)
-    (tmp_path / 'cut.png').write_bytes(data[:len(data) // 2])
+    (tmp_path / 'cut.png').write_bytes(data[: len(data) // 2])
     with pytest.raises(UnreadableFileError, match='truncated PNG'):
         read_png_depth(str(tmp_path / 'cut.png'), 1000.0)
 
 
 def _training_set(root):
     return UnlabeledImageDataset(
-        data_root=str(root), pipeline=[
+        data_root=str(root),
+        pipeline=[
             ResizeCanvas(size=(56, 56)),
-            CrossContextCrops(shared_scale=(0.5, 1.0), num_local=2, local_scale=(0.4, 0.6),
-                              seed=0),
-            PackDepthInputs(meta_keys=('shared_box', 'local_boxes'))])
+            CrossContextCrops(shared_scale=(0.5, 1.0), num_local=2, local_scale=(0.4, 0.6), seed=0),
+            PackDepthInputs(meta_keys=('shared_box', 'local_boxes')),
+        ],
+    )
 
 
 def test_training_set_skips_each_bad_file_once_and_goes_on(corpus, warnings_log):
@@ -118,8 +138,11 @@ def test_training_set_skips_each_bad_file_once_and_goes_on(corpus, warnings_log)
 
 def test_replacements_are_reproducible(corpus):
     first, second = _training_set(corpus), _training_set(corpus)
-    bad = next(i for i in range(len(first))
-               if osp.basename(first.get_data_info(i)['img_path']) == 'truncated.jpg')
+    bad = next(
+        i
+        for i in range(len(first))
+        if osp.basename(first.get_data_info(i)['img_path']) == 'truncated.jpg'
+    )
     np.random.seed(1)
     a = first[bad]['data_samples'].metainfo['img_path']
     np.random.seed(2)
@@ -142,14 +165,27 @@ def _infer_tool():
 def test_infer_writes_every_readable_file_and_names_the_rest(corpus, tmp_path, capsys):
     (tmp_path / 'tiny.py').write_text(
         "model = dict(type='DepthAnythingV2', encoder=dict(embed_dim=48, depth=4, "
-        "num_heads=2, layer_idx=(0, 1, 2, 3)), features=16, out_channels=[8, 16, 24, 48])\n")
+        'num_heads=2, layer_idx=(0, 1, 2, 3)), features=16, out_channels=[8, 16, 24, 48])\n'
+    )
     torch.manual_seed(0)
-    model = DepthAnythingV2(dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-                            16, [8, 16, 24, 48])
+    model = DepthAnythingV2(
+        dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)), 16, [8, 16, 24, 48]
+    )
     torch.save(model.state_dict(), tmp_path / 'tiny.pth')
     out = tmp_path / 'out'
-    code = _infer_tool().main([str(corpus), str(tmp_path / 'tiny.py'), str(tmp_path / 'tiny.pth'),
-                               '--out-dir', str(out), '--save', 'npy', '--input-size', '28'])
+    code = _infer_tool().main(
+        [
+            str(corpus),
+            str(tmp_path / 'tiny.py'),
+            str(tmp_path / 'tiny.pth'),
+            '--out-dir',
+            str(out),
+            '--save',
+            'npy',
+            '--input-size',
+            '28',
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1
     for name in READABLE:
@@ -159,18 +195,21 @@ def test_infer_writes_every_readable_file_and_names_the_rest(corpus, tmp_path, c
         assert not (out / f'{osp.splitext(name)[0]}_disparity.npy').exists()
         line = next(ln for ln in captured.err.splitlines() if name in ln)
         assert IMAGE_CASES[name] in line
-    assert (f'{len(READABLE)} of {len(IMAGE_CASES)} images written' in captured.out
-            and f'{len(UNREADABLE)} failed' in captured.out)
+    assert (
+        f'{len(READABLE)} of {len(IMAGE_CASES)} images written' in captured.out
+        and f'{len(UNREADABLE)} failed' in captured.out
+    )
 
 
 def _eth3d_samples(root):
-    dataset = ETH3DDataset(data_root=str(root), pipeline=[
-        LoadRGBImage(), LoadDepthAnnotation(format='eth3d'), PackDepthInputs()])
+    dataset = ETH3DDataset(
+        data_root=str(root),
+        pipeline=[LoadRGBImage(), LoadDepthAnnotation(format='eth3d'), PackDepthInputs()],
+    )
     return [dataset[i] for i in range(len(dataset))]
 
 
-def test_evaluation_names_and_excludes_images_without_valid_ground_truth(tmp_path,
-                                                                        warnings_log):
+def test_evaluation_names_and_excludes_images_without_valid_ground_truth(tmp_path, warnings_log):
     paths = write_depth_corpus(tmp_path)
     metric = AffineInvariantDepthMetric(benchmark='eth3d')
     samples = []
@@ -179,8 +218,9 @@ def test_evaluation_names_and_excludes_images_without_valid_ground_truth(tmp_pat
         gt = sample.gt_depth.data
         # a disparity prediction: 1/depth where the depth is usable, else 0.5
         usable = torch.isfinite(gt) & (gt > 0)
-        sample.pred_depth = PixelData(data=torch.where(usable, 1 / gt.clamp(min=1e-3),
-                                                       torch.full_like(gt, 0.5)))
+        sample.pred_depth = PixelData(
+            data=torch.where(usable, 1 / gt.clamp(min=1e-3), torch.full_like(gt, 0.5))
+        )
         samples.append(sample)
     metric.process({}, samples)
     results = metric.compute_metrics(metric.results)
@@ -197,18 +237,27 @@ def test_evaluation_names_and_excludes_images_without_valid_ground_truth(tmp_pat
 
 def test_diode_mask_does_not_let_non_finite_depth_in():
     from mmdistilldepth.evaluation import evaluate_depth
+
     depth = torch.linspace(2, 4, 24 * 32).reshape(24, 32)
     gt = depth.clone()
     gt[::3] = float('nan')
-    values = evaluate_depth(1 / depth, gt, 'diode', 'least_square_disparity',
-                            torch.ones(24, 32, dtype=torch.bool))
+    values = evaluate_depth(
+        1 / depth, gt, 'diode', 'least_square_disparity', torch.ones(24, 32, dtype=torch.bool)
+    )
     assert torch.isfinite(values['abs_rel']) and values['abs_rel'] < 1e-5
 
 
 def test_a_missing_depth_file_stops_the_benchmark_with_its_name(tmp_path):
     paths = write_depth_corpus(tmp_path)
-    depth = (tmp_path / 'depth' / 'good_dslr_depth' / 'good' / 'ground_truth_depth'
-             / 'dslr_images' / 'DSC_0001.JPG')
+    depth = (
+        tmp_path
+        / 'depth'
+        / 'good_dslr_depth'
+        / 'good'
+        / 'ground_truth_depth'
+        / 'dslr_images'
+        / 'DSC_0001.JPG'
+    )
     depth.unlink()
     with pytest.raises(FileNotFoundError, match='missing.*DSC_0001.JPG'):
         ETH3DDataset(data_root=str(tmp_path), pipeline=[])

@@ -1,4 +1,5 @@
 """Checkpoints: atomic saves (also under kill -9), the atomic hook, safe loading in the tools."""
+
 import multiprocessing
 import os
 import os.path as osp
@@ -75,14 +76,23 @@ class _Data(Dataset):
 
 def _toy_runner(work_dir, max_iters=6, **kwargs):
     return Runner(
-        model=_Toy(), work_dir=str(work_dir),
-        train_dataloader=dict(dataset=_Data(), batch_size=2, num_workers=0,
-                              sampler=dict(type='InfiniteSampler', shuffle=True)),
+        model=_Toy(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=_Data(),
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+        ),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        default_hooks=dict(checkpoint=AtomicCheckpointHook(interval=2, by_epoch=False,
-                                                           max_keep_ckpts=2)),
-        randomness=dict(seed=0), default_scope='mmengine', **kwargs)
+        default_hooks=dict(
+            checkpoint=AtomicCheckpointHook(interval=2, by_epoch=False, max_keep_ckpts=2)
+        ),
+        randomness=dict(seed=0),
+        default_scope='mmengine',
+        **kwargs,
+    )
 
 
 def test_hook_writes_pointer_and_deletes_old_checkpoints_only_after_saving(tmp_path):
@@ -94,21 +104,20 @@ def test_hook_writes_pointer_and_deletes_old_checkpoints_only_after_saving(tmp_p
     save = runner.save_checkpoint
 
     def recording_save(out_dir, filename, *args, **kwargs):
-        present_when_saving.append((filename, sorted(f for f in os.listdir(out_dir)
-                                                     if f.endswith('.pth'))))
+        present_when_saving.append(
+            (filename, sorted(f for f in os.listdir(out_dir) if f.endswith('.pth')))
+        )
         return save(out_dir, filename, *args, **kwargs)
 
     runner.save_checkpoint = recording_save
     runner.train()
     assert present_when_saving[-1] == ('iter_6.pth', ['iter_2.pth', 'iter_4.pth'])
-    assert sorted(f for f in os.listdir(work_dir) if '.pth' in f) == ['iter_4.pth',
-                                                                      'iter_6.pth']
+    assert sorted(f for f in os.listdir(work_dir) if '.pth' in f) == ['iter_4.pth', 'iter_6.pth']
     assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_6.pth')
     # a resumed run finds it and keeps the bookkeeping of kept checkpoints
     resumed = _toy_runner(work_dir, max_iters=8, resume=True)
     resumed.train()
-    assert sorted(f for f in os.listdir(work_dir) if '.pth' in f) == ['iter_6.pth',
-                                                                      'iter_8.pth']
+    assert sorted(f for f in os.listdir(work_dir) if '.pth' in f) == ['iter_6.pth', 'iter_8.pth']
 
 
 class _Evil:
@@ -125,12 +134,14 @@ def checkpoints(tmp_path_factory):
     evil = root / 'evil.pth'
     torch.save({'state_dict': {'linear.weight': torch.zeros(1, 2)}, 'meta': _Evil()}, evil)
     truncated = root / 'truncated.pth'
-    truncated.write_bytes(good.read_bytes()[:good.stat().st_size // 2])
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     safetensors = root / 'weights.safetensors'
     from safetensors.torch import save_file
+
     save_file({'w': torch.zeros(2)}, str(safetensors))
-    return dict(good=str(good), evil=str(evil), truncated=str(truncated),
-                safetensors=str(safetensors))
+    return dict(
+        good=str(good), evil=str(evil), truncated=str(truncated), safetensors=str(safetensors)
+    )
 
 
 def test_safe_checkpoints_pass_and_unsafe_ones_are_refused_in_one_line(checkpoints):
@@ -159,14 +170,25 @@ def _one_line_exit(capsys, main, argv):
     return err
 
 
-def test_train_and_test_tools_refuse_unsafe_checkpoints_in_one_line(checkpoints, tmp_path,
-                                                                     capsys):
+def test_train_and_test_tools_refuse_unsafe_checkpoints_in_one_line(checkpoints, tmp_path, capsys):
     train, test = _tool('train').main, _tool('test').main
-    err = _one_line_exit(capsys, train, [QUICKSTART, '--work-dir', str(tmp_path / 'a'),
-                                         '--resume', checkpoints['evil']])
+    err = _one_line_exit(
+        capsys,
+        train,
+        [QUICKSTART, '--work-dir', str(tmp_path / 'a'), '--resume', checkpoints['evil']],
+    )
     assert 'checkpoint to resume from' in err and 'convert_checkpoint.py' in err
-    err = _one_line_exit(capsys, train, [QUICKSTART, '--work-dir', str(tmp_path / 'a'),
-                                         '--cfg-options', f"load_from={checkpoints['evil']}"])
+    err = _one_line_exit(
+        capsys,
+        train,
+        [
+            QUICKSTART,
+            '--work-dir',
+            str(tmp_path / 'a'),
+            '--cfg-options',
+            f'load_from={checkpoints["evil"]}',
+        ],
+    )
     assert 'load_from checkpoint' in err and 'builtins.print' in err
     # --resume alone: the checkpoint the work dir's pointer names is checked
     work_dir = tmp_path / 'b'
@@ -177,12 +199,14 @@ def test_train_and_test_tools_refuse_unsafe_checkpoints_in_one_line(checkpoints,
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'gone.pth'))
     err = _one_line_exit(capsys, train, [QUICKSTART, '--work-dir', str(work_dir), '--resume'])
     assert 'gone.pth' in err and 'does not exist' in err
-    err = _one_line_exit(capsys, test, [QUICKSTART, checkpoints['evil'],
-                                        '--work-dir', str(tmp_path / 'c')])
+    err = _one_line_exit(
+        capsys, test, [QUICKSTART, checkpoints['evil'], '--work-dir', str(tmp_path / 'c')]
+    )
     assert 'builtins.print' in err and 'convert_checkpoint.py' in err
 
 
 def test_the_default_runtime_saves_atomically():
     from mmengine.config import Config
+
     cfg = Config.fromfile(QUICKSTART)
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'

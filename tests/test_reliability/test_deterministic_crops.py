@@ -1,4 +1,5 @@
 """CrossContextCrops draws from (seed, sample index, draws of that sample), nothing else."""
+
 import numpy as np
 import pytest
 import torch
@@ -32,12 +33,14 @@ def test_same_sample_and_draw_give_the_same_crops_whatever_np_random_does():
 def test_seed_defaults_to_the_run_seed():
     torch.manual_seed(11)
     assert CrossContextCrops().seed == 11  # what MMEngine's runner set before building
-    np.testing.assert_array_equal(_boxes(CrossContextCrops(), 2),
-                                  _boxes(CrossContextCrops(seed=11), 2))
+    np.testing.assert_array_equal(
+        _boxes(CrossContextCrops(), 2), _boxes(CrossContextCrops(seed=11), 2)
+    )
 
 
 def test_counts_survive_a_copy_into_a_worker():
     import copy
+
     transform = CrossContextCrops(seed=0)
     _boxes(transform, 3)
     worker = copy.deepcopy(transform)  # what a forked data-loading process gets

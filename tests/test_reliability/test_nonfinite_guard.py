@@ -1,4 +1,5 @@
 """A non-finite teacher output, loss or gradient skips the update, counted; the run goes on."""
+
 import copy
 
 import numpy as np
@@ -9,8 +10,7 @@ from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 
 from mmdistilldepth.datasets import CrossContextCrops, PackDepthInputs, SyntheticScenes
-from mmdistilldepth.engine import (NONFINITE_KEY, AutocastOptimWrapper,
-                                   SkipNonFiniteOptimWrapper)
+from mmdistilldepth.engine import NONFINITE_KEY, AutocastOptimWrapper, SkipNonFiniteOptimWrapper
 from mmdistilldepth.registry import MODELS, OPTIM_WRAPPERS
 from mmdistilldepth.utils import register_all_modules
 
@@ -56,8 +56,11 @@ def test_a_non_finite_loss_skips_the_update_and_is_counted(hub, warnings_log, ba
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())
     assert wrapper.nonfinite_skipped == 1 and hub.get_scalar(NONFINITE_KEY).current() == 1
     assert wrapper._inner_count == 2  # the iteration still counts
-    assert any('iteration 7: skipped the optimizer update, the loss is' in m
-               and '1 skipped in this run' in m for m in warnings_log)
+    assert any(
+        'iteration 7: skipped the optimizer update, the loss is' in m
+        and '1 skipped in this run' in m
+        for m in warnings_log
+    )
     # the next finite iteration updates as usual, and matches a run that never saw it
     wrapper.update_params(model(x).pow(2).mean())
     reference, ref_wrapper = _toy(OptimWrapper)
@@ -97,29 +100,38 @@ def test_registered_and_counts_continue_from_the_message_hub(hub):
     assert hub.get_scalar(NONFINITE_KEY).current() == 5
 
 
-STUDENT = dict(type='DepthAnythingV2', encoder=dict(embed_dim=48, depth=2, num_heads=2,
-                                                    layer_idx=(0, 1, 1, 1)),
-               features=16, out_channels=(8, 16, 32, 32))
+STUDENT = dict(
+    type='DepthAnythingV2',
+    encoder=dict(embed_dim=48, depth=2, num_heads=2, layer_idx=(0, 1, 1, 1)),
+    features=16,
+    out_channels=(8, 16, 32, 32),
+)
 
 
 def _distiller_and_batch():
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='CrossContextDistiller', student=STUDENT,
-        teacher=dict(type='SimulatedTeacher', internal_size=16), train_size=(42, 42),
-        loss_sc=dict(type='NormalizedL1Loss', normalization='hybrid'),
-        loss_lg=dict(type='NormalizedL1Loss', normalization='hybrid'),
-        loss_grad=dict(type='GradientMatchingLoss', scales=2)))
-    pipeline = [CrossContextCrops(num_local=2, seed=0),
-                PackDepthInputs(meta_keys=('shared_box', 'local_boxes'))]
+    model = MODELS.build(
+        dict(
+            type='CrossContextDistiller',
+            student=STUDENT,
+            teacher=dict(type='SimulatedTeacher', internal_size=16),
+            train_size=(42, 42),
+            loss_sc=dict(type='NormalizedL1Loss', normalization='hybrid'),
+            loss_lg=dict(type='NormalizedL1Loss', normalization='hybrid'),
+            loss_grad=dict(type='GradientMatchingLoss', scales=2),
+        )
+    )
+    pipeline = [
+        CrossContextCrops(num_local=2, seed=0),
+        PackDepthInputs(meta_keys=('shared_box', 'local_boxes')),
+    ]
     dataset = SyntheticScenes(num_samples=2, height=56, width=56, seed=3, pipeline=pipeline)
     return model, pseudo_collate([dataset[0], dataset[1]])
 
 
 def test_distiller_skips_an_iteration_whose_teacher_output_is_not_finite(hub, warnings_log):
     model, batch = _distiller_and_batch()
-    wrapper = SkipNonFiniteOptimWrapper(
-        optimizer=torch.optim.AdamW(model.parameters(), lr=1e-3))
+    wrapper = SkipNonFiniteOptimWrapper(optimizer=torch.optim.AdamW(model.parameters(), lr=1e-3))
     calls = []
     predict = model.teacher.predict
 
@@ -155,9 +167,11 @@ def test_amp_wrapper_counts_the_steps_its_loss_scaler_skips(hub, warnings_log, m
     from mmengine.optim.optimizer import amp_optimizer_wrapper
 
     from mmdistilldepth.engine import SkipNonFiniteAmpOptimWrapper
+
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available', lambda: True)
-    monkeypatch.setattr(amp_optimizer_wrapper, 'GradScaler',
-                        functools.partial(torch.amp.GradScaler, 'cpu'))
+    monkeypatch.setattr(
+        amp_optimizer_wrapper, 'GradScaler', functools.partial(torch.amp.GradScaler, 'cpu')
+    )
     model, wrapper = _toy(SkipNonFiniteAmpOptimWrapper)
     x = torch.ones(4, 3)
     wrapper.update_params(model(x).pow(2).mean())

@@ -6,6 +6,7 @@ InfiniteSampler's seed, and MMEngine replaying the batches already trained), the
 draws from the view's content) are all reproducible, the optimizer, the schedulers and
 the message hub come back from the checkpoint: the final weights must be bit-identical.
 """
+
 import os
 import os.path as osp
 import random
@@ -16,9 +17,14 @@ import time
 import pytest
 import torch
 
-from tests.test_reliability.tiny_quickstart import (NO_VALIDATION, child_env, run,
-                                                    student_weights, tiny_options,
-                                                    train_command)
+from tests.test_reliability.tiny_quickstart import (
+    NO_VALIDATION,
+    child_env,
+    run,
+    student_weights,
+    tiny_options,
+    train_command,
+)
 
 MAX_ITERS = 14
 INTERVAL = 2
@@ -33,9 +39,13 @@ def uninterrupted(tmp_path_factory):
 
 def _start_and_kill(work_dir, options):
     """Start a run, SIGKILL it (and its workers) at a random moment after a checkpoint."""
-    process = subprocess.Popen(train_command(work_dir, options), env=child_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        train_command(work_dir, options),
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     pointer = osp.join(work_dir, 'last_checkpoint')
     deadline = time.time() + 120
     while not osp.exists(pointer) and process.poll() is None and time.time() < deadline:
@@ -46,7 +56,7 @@ def _start_and_kill(work_dir, options):
     assert process.returncode == -signal.SIGKILL, 'the run ended before it could be killed'
     with open(pointer) as f:
         latest = f.read().strip()
-    done = int(osp.basename(latest)[len('iter_'):-len('.pth')])
+    done = int(osp.basename(latest)[len('iter_') : -len('.pth')])
     assert done < MAX_ITERS, 'the run finished before the kill'
     return done
 

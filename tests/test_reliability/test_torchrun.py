@@ -9,6 +9,7 @@ One run checks three things:
 - the validation metric gathered over the 2 ranks (5 images: one rank's share is
   padded by the sampler) equals a 1-process tools/test.py run on the same weights.
 """
+
 import json
 import os
 import os.path as osp
@@ -58,8 +59,12 @@ def _free_port():
 
 
 def _val_options(prefix, data_root):
-    return [f'{prefix}.dataset.data_root={data_root}', f'{prefix}.dataset.num_samples=5',
-            f'{prefix}.dataset.pipeline.2.size=42', f'{prefix}.batch_size=4']
+    return [
+        f'{prefix}.dataset.data_root={data_root}',
+        f'{prefix}.dataset.num_samples=5',
+        f'{prefix}.dataset.pipeline.2.size=42',
+        f'{prefix}.batch_size=4',
+    ]
 
 
 def _val_metrics_of_run(work_dir):
@@ -75,41 +80,76 @@ def test_two_process_training_skips_together_and_gathers_the_metric(tmp_path):
     SyntheticNYUv2(data_root=str(data_root), num_samples=5, pipeline=[])  # write it once
     (tmp_path / 'nan_on_one_rank.py').write_text(NAN_TEACHER)
     config = tmp_path / 'quickstart_nan.py'
-    config.write_text(textwrap.dedent(f'''
+    config.write_text(
+        textwrap.dedent(f"""
         _base_ = [{QUICKSTART!r}]
         custom_imports = dict(imports=['nan_on_one_rank'], allow_failed_imports=False)
         model = dict(teacher=dict(type='NaNOnOneRankTeacher', nan_iteration=2, nan_rank=1))
-    '''))
-    env = dict(child_env(), PYTHONPATH=str(tmp_path), MASTER_ADDR='127.0.0.1',
-               PORT=str(_free_port()),
-               PATH=os.pathsep.join([osp.dirname(sys.executable), os.environ['PATH']]))
+    """)
+    )
+    env = dict(
+        child_env(),
+        PYTHONPATH=str(tmp_path),
+        MASTER_ADDR='127.0.0.1',
+        PORT=str(_free_port()),
+        PATH=os.pathsep.join([osp.dirname(sys.executable), os.environ['PATH']]),
+    )
     work_dir = tmp_path / 'run'
-    options = tiny_options(4, 4, 0, ['train_cfg.val_interval=4',
-                                     *_val_options('val_dataloader', data_root)])
+    options = tiny_options(
+        4, 4, 0, ['train_cfg.val_interval=4', *_val_options('val_dataloader', data_root)]
+    )
     train = subprocess.run(
-        ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), str(config), '2',
-         '--work-dir', str(work_dir), '--cfg-options', *options],
-        env=env, cwd=str(tmp_path), timeout=300, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            'bash',
+            osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
+            str(config),
+            '2',
+            '--work-dir',
+            str(work_dir),
+            '--cfg-options',
+            *options,
+        ],
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     log = train.stdout
     assert train.returncode == 0, log[-5000:]
     assert "dist_cfg: {'backend': 'gloo'}" in log  # chosen by train.py without CUDA
     assert 'Distributed training: True' in log and 'GPU number: 2' in log  # = world size
     # rank 0's loss was finite: it skipped because rank 1's NaN reached the averaged
     # gradients (only rank 0 logs warnings)
-    assert ('iteration 2: skipped the optimizer update, a gradient is not finite after '
-            'averaging over the ranks') in log and '(1 skipped in this run)' in log
+    assert (
+        'iteration 2: skipped the optimizer update, a gradient is not finite after '
+        'averaging over the ranks'
+    ) in log and '(1 skipped in this run)' in log
     assert 'Iter(train) [4/4]' in log and 'nonfinite_skipped: 1' in log
     assert osp.isfile(work_dir / 'iter_4.pth')
 
     gathered = _val_metrics_of_run(work_dir)
     test = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'), QUICKSTART,
-         str(work_dir / 'iter_4.pth'), '--work-dir', str(tmp_path / 'test'),
-         '--num-worst', '0', '--cfg-options',
-         *tiny_options(4, 4, 0, _val_options('test_dataloader', data_root))],
-        env=child_env(), cwd=REPO_ROOT, timeout=300, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            osp.join(REPO_ROOT, 'tools', 'test.py'),
+            QUICKSTART,
+            str(work_dir / 'iter_4.pth'),
+            '--work-dir',
+            str(tmp_path / 'test'),
+            '--num-worst',
+            '0',
+            '--cfg-options',
+            *tiny_options(4, 4, 0, _val_options('test_dataloader', data_root)),
+        ],
+        env=child_env(),
+        cwd=REPO_ROOT,
+        timeout=300,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert test.returncode == 0, test.stdout[-5000:]
     with open(tmp_path / 'test' / 'metrics.json') as f:
         single = next(iter(json.load(f).values()))

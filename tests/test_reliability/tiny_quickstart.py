@@ -1,4 +1,5 @@
 """The quickstart at a tiny size, run through tools/train.py in a subprocess."""
+
 from __future__ import annotations
 
 import os
@@ -10,32 +11,48 @@ from typing import Dict, List, Sequence
 import torch
 
 import mmdistilldepth  # noqa: F401  (allow-lists what MMEngine checkpoints hold)
-
 from tests.conftest import REPO_ROOT
 
 QUICKSTART = osp.join(REPO_ROOT, 'configs', 'quickstart', 'cross_context_synthetic.py')
 
 #: A 48-wide student on 42 px views of 84 px scenes, batch 2, no validation.
 TINY_OPTIONS = [
-    'model.train_size=[42,42]', 'model.student.encoder.embed_dim=48',
-    'model.student.encoder.num_heads=2', 'model.student.features=16',
+    'model.train_size=[42,42]',
+    'model.student.encoder.embed_dim=48',
+    'model.student.encoder.num_heads=2',
+    'model.student.features=16',
     'model.student.out_channels=[8,16,24,48]',
-    'train_dataloader.batch_size=2', 'train_dataloader.dataset.height=84',
+    'train_dataloader.batch_size=2',
+    'train_dataloader.dataset.height=84',
     'train_dataloader.dataset.width=84',
     'optim_wrapper.type=SkipNonFiniteOptimWrapper',
-    'default_hooks.logger.interval=1', 'custom_hooks=[]',
+    'default_hooks.logger.interval=1',
+    'custom_hooks=[]',
 ]
-NO_VALIDATION = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
-                 'test_cfg=None', 'test_dataloader=None', 'test_evaluator=None']
+NO_VALIDATION = [
+    'val_cfg=None',
+    'val_dataloader=None',
+    'val_evaluator=None',
+    'test_cfg=None',
+    'test_dataloader=None',
+    'test_evaluator=None',
+]
 
 
-def tiny_options(max_iters: int, checkpoint_interval: int, num_workers: int,
-                 extra: Sequence[str] = ()) -> List[str]:
-    workers = [f'train_dataloader.num_workers={num_workers}',
-               f'train_dataloader.persistent_workers={num_workers > 0}']
-    return [*TINY_OPTIONS, *workers, f'train_cfg.max_iters={max_iters}',
-            f'default_hooks.checkpoint.interval={checkpoint_interval}',
-            *extra]
+def tiny_options(
+    max_iters: int, checkpoint_interval: int, num_workers: int, extra: Sequence[str] = ()
+) -> List[str]:
+    workers = [
+        f'train_dataloader.num_workers={num_workers}',
+        f'train_dataloader.persistent_workers={num_workers > 0}',
+    ]
+    return [
+        *TINY_OPTIONS,
+        *workers,
+        f'train_cfg.max_iters={max_iters}',
+        f'default_hooks.checkpoint.interval={checkpoint_interval}',
+        *extra,
+    ]
 
 
 def child_env() -> Dict[str, str]:
@@ -43,18 +60,31 @@ def child_env() -> Dict[str, str]:
     return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 
 
-def train_command(work_dir: str, options: Sequence[str], resume: bool = False,
-                  config: str = QUICKSTART) -> List[str]:
-    command = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), config,
-               '--work-dir', str(work_dir)]
+def train_command(
+    work_dir: str, options: Sequence[str], resume: bool = False, config: str = QUICKSTART
+) -> List[str]:
+    command = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'),
+        config,
+        '--work-dir',
+        str(work_dir),
+    ]
     if resume:
         command.append('--resume')
     return command + ['--cfg-options', *options]
 
 
 def run(command: Sequence[str], timeout: float = 180) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(command), env=child_env(), cwd=REPO_ROOT, timeout=timeout,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    result = subprocess.run(
+        list(command),
+        env=child_env(),
+        cwd=REPO_ROOT,
+        timeout=timeout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     return result
 

@@ -1,5 +1,7 @@
 """tools/analysis/benchmark_train_step.py on the meta device: FLOPs against an
-independent count, the JSON keys, a plausible memory figure."""
+independent count, the JSON keys, a plausible memory figure.
+"""
+
 import json
 
 import pytest
@@ -7,13 +9,21 @@ import torch
 
 from tests.conftest import load_tool
 
-KEYS = {'flops_per_iter', 'flops_breakdown', 'peak_memory_gib', 'fits_gib', 'assumptions',
-        'device', 'batch_size', 'config'}
+KEYS = {
+    'flops_per_iter',
+    'flops_breakdown',
+    'peak_memory_gib',
+    'fits_gib',
+    'assumptions',
+    'device',
+    'batch_size',
+    'config',
+}
 
 
 def vit_l_encoder_flops(views: int, side: int = 560) -> int:
     """Matmul FLOPs of the DINOv2 ViT-L encoder (24 blocks, C=1024, patch 14)."""
-    n, c = (side // 14)**2 + 1, 1024
+    n, c = (side // 14) ** 2 + 1, 1024
     per_block = 24 * n * c * c + 4 * n * n * c  # qkv, proj, fc1, fc2 + QK^T, AV
     patch_embed = 2 * (n - 1) * 3 * 14 * 14 * c
     return views * (24 * per_block + patch_embed)
@@ -44,6 +54,7 @@ def test_mission_config_meta(tool, tmp_path):
     assert breakdown['frozen_encoder'] == vit_l_encoder_flops(16)
     # independent count: standalone DAv2-L student fwd+bwd and teacher fwd on 16 views
     from mmdistilldepth.models.estimators import DepthAnythingV2
+
     with torch.device('meta'):
         net = DepthAnythingV2('vitl')
     x = torch.empty(16, 3, 560, 560, device='meta')
@@ -59,4 +70,5 @@ def test_mission_config_meta(tool, tmp_path):
     assert breakdown['teacher'] == pytest.approx(teacher16 * 24 / 16, rel=1e-6)
     assert 5.5 < report['peak_memory_gib'] < 200
     assert report['memory_breakdown_gib']['optimizer_state'] == pytest.approx(
-        2 * report['memory_breakdown_gib']['gradients'], rel=1e-3)
+        2 * report['memory_breakdown_gib']['gradients'], rel=1e-3
+    )

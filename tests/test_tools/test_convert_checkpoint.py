@@ -35,8 +35,9 @@ def test_ours_to_official_pth_loads_in_plain_torch(tool, model, tmp_path):
     ours = {'student.' + k: v for k, v in model.state_dict().items()}
     ours['teacher.model.pretrained.cls_token'] = torch.zeros(1, 1, 8)
     torch.save({'state_dict': ours, 'meta': {'iter': 5}}, tmp_path / 'iter_5.pth')
-    assert tool.main([str(tmp_path / 'iter_5.pth'), str(tmp_path / 'dav2.pth'),
-                      '--to', 'dav2']) == 0
+    assert (
+        tool.main([str(tmp_path / 'iter_5.pth'), str(tmp_path / 'dav2.pth'), '--to', 'dav2']) == 0
+    )
     exported = torch.load(tmp_path / 'dav2.pth', weights_only=True)
     _same(exported, model.state_dict())
     assert all(k.startswith(('pretrained.', 'depth_head.')) for k in exported)
@@ -60,7 +61,7 @@ def test_distill_any_depth_large_to_official(tool, model, tmp_path, capsys):
     large = {}
     for key, value in model.state_dict().items():
         if key.startswith('pretrained.'):
-            key = 'backbone.' + re.sub(r'^blocks\.', 'blocks.0.', key[len('pretrained.'):])
+            key = 'backbone.' + re.sub(r'^blocks\.', 'blocks.0.', key[len('pretrained.') :])
         large[key] = value.contiguous()
     save_file(large, str(tmp_path / 'large.safetensors'))
     tool.main([str(tmp_path / 'large.safetensors'), str(tmp_path / 'out.pth'), '--to', 'dav2'])
@@ -74,8 +75,15 @@ def test_untrusted_pickles_need_the_explicit_flag(tool, model, tmp_path):
     with pytest.raises(SystemExit) as info:
         tool.main([str(tmp_path / 'old.pth'), str(tmp_path / 'x.pth'), '--to', 'dav2'])
     assert info.value.code == 2
-    tool.main([str(tmp_path / 'old.pth'), str(tmp_path / 'x.pth'), '--to', 'dav2',
-               '--unsafe-allow-pickle'])
+    tool.main(
+        [
+            str(tmp_path / 'old.pth'),
+            str(tmp_path / 'x.pth'),
+            '--to',
+            'dav2',
+            '--unsafe-allow-pickle',
+        ]
+    )
     _same(torch.load(tmp_path / 'x.pth', weights_only=True), state)
 
 

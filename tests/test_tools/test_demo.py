@@ -5,6 +5,7 @@ subprocess on a free port of 127.0.0.1. The browser test drives the system Chrom
 through Playwright (``executable_path``; ``playwright install`` is not needed) and
 saves a screenshot; ``MDD_SAVE_SCREENSHOT=1`` also writes it to docs/_static/demo.png.
 """
+
 import os
 import os.path as osp
 import shutil
@@ -66,17 +67,28 @@ def _free_port() -> int:
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
     """``python tools/demo.py configs/_base_/models/dav2_vits.py FIXTURE --port P``."""
-    pytest.importorskip('gradio_client', reason='the demo extra is not installed: '
-                        'pip install "mmdistilldepth[demo]"')
+    pytest.importorskip(
+        'gradio_client',
+        reason='the demo extra is not installed: pip install "mmdistilldepth[demo]"',
+    )
     weights = require_fixture('dav2_vits', 'weights_fp16.safetensors')
     port = _free_port()
     log = tmp_path_factory.mktemp('server') / 'demo.log'
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', PYTHONUNBUFFERED='1')
     with open(log, 'w') as out:
         proc = subprocess.Popen(
-            [sys.executable, osp.join(REPO_ROOT, 'tools', 'demo.py'),
-             osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'dav2_vits.py'), weights,
-             '--port', str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+            [
+                sys.executable,
+                osp.join(REPO_ROOT, 'tools', 'demo.py'),
+                osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'dav2_vits.py'),
+                weights,
+                '--port',
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f'http://127.0.0.1:{port}/'
     try:
         deadline = time.time() + 120
@@ -102,6 +114,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope='module')
 def client(server):
     from gradio_client import Client
+
     return Client(server[0], verbose=False)
 
 
@@ -110,11 +123,13 @@ def test_predict_equals_inference_depth(server, client):
 
     from mmdistilldepth.apis import inference_depth, init_model
     from mmdistilldepth.apis.outputs import colorize_disparity
+
     image = require_fixture('dav2_vits', 'input.png')
     color_path, npy_path = client.predict(handle_file(image), api_name='/predict')
     served = np.load(npy_path)
-    model = init_model(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'dav2_vits.py'),
-                       server[1])
+    model = init_model(
+        osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'dav2_vits.py'), server[1]
+    )
     expected = inference_depth(model, image, 518, 2044)
     assert served.shape == (480, 640) and served.dtype == np.float32
     np.testing.assert_allclose(served, expected, rtol=0, atol=1e-5)
@@ -124,6 +139,7 @@ def test_predict_equals_inference_depth(server, client):
 def test_bad_files_are_errors_and_the_server_keeps_answering(client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
+
     text = tmp_path / 'readme.png'
     text.write_text('not an image at all')
     with pytest.raises(AppError, match='readme.png cannot be used: not a decodable image'):
@@ -140,37 +156,42 @@ def test_bad_files_are_errors_and_the_server_keeps_answering(client, tmp_path):
 
 def _chromium() -> str:
     path = os.environ.get('MDD_CHROMIUM') or next(
-        (p for p in map(shutil.which, ('chromium', 'chromium-browser', 'google-chrome')) if p),
-        None)
+        (p for p in map(shutil.which, ('chromium', 'chromium-browser', 'google-chrome')) if p), None
+    )
     if path is None:
-        pytest.skip('no Chromium for the browser test: install the system package '
-                    '(apt-get install chromium) or set MDD_CHROMIUM to its executable')
+        pytest.skip(
+            'no Chromium for the browser test: install the system package '
+            '(apt-get install chromium) or set MDD_CHROMIUM to its executable'
+        )
     return path
 
 
 def test_page_in_a_browser(server, tmp_path):
-    sync_api = pytest.importorskip('playwright.sync_api',
-                                   reason='playwright is not installed (the tests extra)')
+    sync_api = pytest.importorskip(
+        'playwright.sync_api', reason='playwright is not installed (the tests extra)'
+    )
     executable = _chromium()
     from mmdistilldepth.demo.core import write_examples
+
     image = write_examples(str(tmp_path / 'examples'))[0]
     shot = tmp_path / 'demo.png'
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable,
-                                             args=['--no-sandbox'])
+        browser = playwright.chromium.launch(executable_path=executable, args=['--no-sandbox'])
         try:
             page = browser.new_page(viewport={'width': 1100, 'height': 800})
             page.goto(server[0])
             page.locator('input[type=file]').first.set_input_files(image)
             page.wait_for_selector('#depth-map img', timeout=60_000)
             page.wait_for_selector('.mdd-colorbar', timeout=30_000)
-            assert page.locator('a', has_text='room.ply').count() >= 1 or \
-                'room.ply' in page.content()
+            assert (
+                page.locator('a', has_text='room.ply').count() >= 1 or 'room.ply' in page.content()
+            )
             page.wait_for_timeout(500)  # let the slider's images paint
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
     from PIL import Image
+
     with Image.open(shot) as full:
         assert full.width == 1100 and full.height >= 800
         small = full.convert('RGB').quantize(colors=128)  # keeps the PNG small

@@ -3,6 +3,7 @@
 The BEiT relative-position index and Swin2 windows are built from the traced input
 size, so a MiDaS graph is exported for one H x W (the batch stays dynamic).
 """
+
 import pytest
 import torch
 
@@ -13,8 +14,9 @@ from tests.test_models.test_estimators.test_midas import TINY_BEIT, TINY_SWIN2
 pytest.importorskip('onnxruntime')
 
 
-@pytest.mark.parametrize('cfg,shape', [(TINY_BEIT, (64, 96)), (TINY_SWIN2, (64, 64))],
-                         ids=['beit', 'swin2'])
+@pytest.mark.parametrize(
+    'cfg,shape', [(TINY_BEIT, (64, 96)), (TINY_SWIN2, (64, 64))], ids=['beit', 'swin2']
+)
 def test_midas_onnx_matches_torch(tmp_path, cfg, shape):
     tool = load_tool('deployment', 'export_onnx.py')
     torch.manual_seed(0)

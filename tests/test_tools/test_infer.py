@@ -6,8 +6,12 @@ import pytest
 import torch
 
 from mmdistilldepth.apis import inference as inference_module
-from mmdistilldepth.apis.outputs import (colorize_disparity, disparity_to_points,
-                                         disparity_to_uint16, write_ply)
+from mmdistilldepth.apis.outputs import (
+    colorize_disparity,
+    disparity_to_points,
+    disparity_to_uint16,
+    write_ply,
+)
 from mmdistilldepth.models.estimators import DepthAnythingV2
 from tests.conftest import load_tool
 
@@ -27,8 +31,9 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp('infer')
     (root / 'tiny.py').write_text(CONFIG)
     torch.manual_seed(0)
-    model = DepthAnythingV2(dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-                            16, [8, 16, 24, 48])
+    model = DepthAnythingV2(
+        dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)), 16, [8, 16, 24, 48]
+    )
     with torch.no_grad():
         model.depth_head.scratch.output_conv2[2].bias.fill_(1.0)
     torch.save(model.state_dict(), root / 'tiny.pth')
@@ -44,9 +49,22 @@ def setup(tmp_path_factory):
 def test_folder_with_a_broken_file(setup, capsys):
     root, tool = setup
     out = root / 'out'
-    code = tool.main([str(root / 'images'), str(root / 'tiny.py'), str(root / 'tiny.pth'),
-                      '--out-dir', str(out), '--save', 'color', 'png16', 'npy', 'ply',
-                      '--input-size', '28'])
+    code = tool.main(
+        [
+            str(root / 'images'),
+            str(root / 'tiny.py'),
+            str(root / 'tiny.pth'),
+            '--out-dir',
+            str(out),
+            '--save',
+            'color',
+            'png16',
+            'npy',
+            'ply',
+            '--input-size',
+            '28',
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert 'broken.png' in err and 'not a decodable image' in err
@@ -64,11 +82,33 @@ def test_folder_with_a_broken_file(setup, capsys):
 
 def test_single_image_and_glob(setup):
     root, tool = setup
-    assert tool.main([str(root / 'images' / 'a.png'), str(root / 'tiny.py'),
-                      '--out-dir', str(root / 'one'), '--input-size', '28']) == 0
+    assert (
+        tool.main(
+            [
+                str(root / 'images' / 'a.png'),
+                str(root / 'tiny.py'),
+                '--out-dir',
+                str(root / 'one'),
+                '--input-size',
+                '28',
+            ]
+        )
+        == 0
+    )
     assert (root / 'one' / 'a_color.png').exists()
-    assert tool.main([str(root / 'images' / '*.jpg'), str(root / 'tiny.py'),
-                      '--out-dir', str(root / 'glob'), '--input-size', '28']) == 0
+    assert (
+        tool.main(
+            [
+                str(root / 'images' / '*.jpg'),
+                str(root / 'tiny.py'),
+                '--out-dir',
+                str(root / 'glob'),
+                '--input-size',
+                '28',
+            ]
+        )
+        == 0
+    )
     assert (root / 'glob' / 'b_disparity.npy').exists()
     assert not (root / 'glob' / 'a_disparity.npy').exists()
 
@@ -76,12 +116,14 @@ def test_single_image_and_glob(setup):
 @pytest.mark.parametrize('which', ['config', 'checkpoint', 'input'])
 def test_missing_files_are_one_line(setup, capsys, which):
     root, tool = setup
-    paths = dict(input=str(root / 'images'), config=str(root / 'tiny.py'),
-                 checkpoint=str(root / 'tiny.pth'))
+    paths = dict(
+        input=str(root / 'images'), config=str(root / 'tiny.py'), checkpoint=str(root / 'tiny.pth')
+    )
     paths[which] = str(root / 'missing' / f'{which}.xyz')
     with pytest.raises(SystemExit) as info:
-        tool.main([paths['input'], paths['config'], paths['checkpoint'],
-                   '--out-dir', str(root / 'x')])
+        tool.main(
+            [paths['input'], paths['config'], paths['checkpoint'], '--out-dir', str(root / 'x')]
+        )
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and len(err.splitlines()) == 1 and f'{which}.xyz' in err
 
@@ -131,9 +173,19 @@ def test_max_size_caps_the_input_of_a_panorama(setup, tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(inference_module, 'prepare_dav2_input', recording)
-    code = infer.main([str(tmp_path / 'pano.png'), str(root / 'tiny.py'), str(root / 'tiny.pth'),
-                       '--out-dir', str(tmp_path / 'out'), '--save', 'npy',
-                       '--max-size', '280'])
+    code = infer.main(
+        [
+            str(tmp_path / 'pano.png'),
+            str(root / 'tiny.py'),
+            str(root / 'tiny.pth'),
+            '--out-dir',
+            str(tmp_path / 'out'),
+            '--save',
+            'npy',
+            '--max-size',
+            '280',
+        ]
+    )
     assert code == 0 and shapes == [(1, 3, 14, 280)]
     disparity = np.load(tmp_path / 'out' / 'pano_disparity.npy')
     assert disparity.shape == (30, 1500) and np.isfinite(disparity).all()
@@ -152,20 +204,56 @@ def test_input_size_comes_from_the_training_config(setup, tmp_path, monkeypatch)
     monkeypatch.setattr(inference_module, 'prepare_dav2_input', recording)
     image = str(root / 'images' / 'a.png')
     distiller = tmp_path / 'distiller.py'
-    distiller.write_text(CONFIG.replace("model = dict(\n    type='DepthAnythingV2',",
-                                        "student = dict(\n    type='DepthAnythingV2',")
-                         + "model = dict(type='CrossContextDistiller', student=student, "
-                         'train_size=(42, 56))\n')
-    assert infer.main([image, str(distiller), str(root / 'tiny.pth'),
-                       '--out-dir', str(tmp_path / 'a')]) == 0
+    distiller.write_text(
+        CONFIG.replace(
+            "model = dict(\n    type='DepthAnythingV2',",
+            "student = dict(\n    type='DepthAnythingV2',",
+        )
+        + "model = dict(type='CrossContextDistiller', student=student, "
+        'train_size=(42, 56))\n'
+    )
+    assert (
+        infer.main(
+            [image, str(distiller), str(root / 'tiny.pth'), '--out-dir', str(tmp_path / 'a')]
+        )
+        == 0
+    )
     # a training checkpoint carries its config in meta: it wins over CONFIG
     model = torch.load(root / 'tiny.pth')
-    torch.save(dict(state_dict=model, meta=dict(cfg="model = dict(train_size=(28, 28))")),
-               tmp_path / 'trained.pth')
-    assert infer.main([image, str(root / 'tiny.py'), str(tmp_path / 'trained.pth'),
-                       '--out-dir', str(tmp_path / 'b')]) == 0
-    assert infer.main([image, str(distiller), str(root / 'tiny.pth'), '--input-size', '70',
-                       '--out-dir', str(tmp_path / 'c')]) == 0
-    assert infer.main([image, str(root / 'tiny.py'), str(root / 'tiny.pth'),
-                       '--out-dir', str(tmp_path / 'd')]) == 0
+    torch.save(
+        dict(state_dict=model, meta=dict(cfg='model = dict(train_size=(28, 28))')),
+        tmp_path / 'trained.pth',
+    )
+    assert (
+        infer.main(
+            [
+                image,
+                str(root / 'tiny.py'),
+                str(tmp_path / 'trained.pth'),
+                '--out-dir',
+                str(tmp_path / 'b'),
+            ]
+        )
+        == 0
+    )
+    assert (
+        infer.main(
+            [
+                image,
+                str(distiller),
+                str(root / 'tiny.pth'),
+                '--input-size',
+                '70',
+                '--out-dir',
+                str(tmp_path / 'c'),
+            ]
+        )
+        == 0
+    )
+    assert (
+        infer.main(
+            [image, str(root / 'tiny.py'), str(root / 'tiny.pth'), '--out-dir', str(tmp_path / 'd')]
+        )
+        == 0
+    )
     assert sizes == [42, 28, 70, 518]  # short side; the flag; the plain model's default

@@ -1,4 +1,5 @@
 """tools/analysis/run_ablation.py reads the Table 1-2 settings from the ablation configs."""
+
 import glob
 import os.path as osp
 
@@ -9,8 +10,9 @@ from tests.conftest import REPO_ROOT, load_tool
 
 run_ablation = load_tool('analysis', 'run_ablation.py')
 PATHS = sorted(glob.glob(osp.join(run_ablation.ABLATIONS, '*.py')))
-MAIN = osp.join(REPO_ROOT, 'configs', 'cross_context',
-                'cross-context_dav2-l_dav2-l_1xb8-20k_sa1b-560.py')
+MAIN = osp.join(
+    REPO_ROOT, 'configs', 'cross_context', 'cross-context_dav2-l_dav2-l_1xb8-20k_sa1b-560.py'
+)
 
 
 def test_every_setting_has_the_papers_numbers():
@@ -26,14 +28,21 @@ def test_overrides_are_what_the_config_changes(path):
 
 
 def test_overrides_on_the_quickstart(tmp_path):
-    path, = [p for p in PATHS if '_table1-shared-context-none_' in p]
+    (path,) = [p for p in PATHS if '_table1-shared-context-none_' in p]
     overrides = run_ablation.leaf_overrides(path)
     assert overrides == dict(model=dict(local_global=False, loss_sc=dict(normalization='none')))
-    cfg = run_ablation.build_cfg('table1-shared-context-none', overrides, seed=1, iters=8,
-                                 work_root=str(tmp_path), val_samples=2)
+    cfg = run_ablation.build_cfg(
+        'table1-shared-context-none',
+        overrides,
+        seed=1,
+        iters=8,
+        work_root=str(tmp_path),
+        val_samples=2,
+    )
     assert cfg.model.local_global is False
-    assert cfg.model.loss_sc == dict(type='NormalizedL1Loss', normalization='none',
-                                     grouping='range')
+    assert cfg.model.loss_sc == dict(
+        type='NormalizedL1Loss', normalization='none', grouping='range'
+    )
     assert cfg.model.train_size == (112, 112)  # the quickstart's student and views
     assert cfg.train_cfg.max_iters == 8 and cfg.param_scheduler[-1].end == 8
 

@@ -1,4 +1,5 @@
 """Optional dependencies fail with one line naming the pip extra."""
+
 import os
 import os.path as osp
 import sys
@@ -7,9 +8,14 @@ import pytest
 
 from mmdistilldepth.utils.extras import MissingExtraError, is_available, require
 
-MARIGOLD_FILES = ('model_index.json', 'scheduler/scheduler_config.json', 'unet/config.json',
-                  'unet/diffusion_pytorch_model.safetensors', 'vae/config.json',
-                  'vae/diffusion_pytorch_model.safetensors')
+MARIGOLD_FILES = (
+    'model_index.json',
+    'scheduler/scheduler_config.json',
+    'unet/config.json',
+    'unet/diffusion_pytorch_model.safetensors',
+    'vae/config.json',
+    'vae/diffusion_pytorch_model.safetensors',
+)
 
 
 def test_require_returns_the_module_or_names_the_extra(monkeypatch):
@@ -19,8 +25,9 @@ def test_require_returns_the_module_or_names_the_extra(monkeypatch):
     with pytest.raises(MissingExtraError) as info:
         require('diffusers', 'GenPerceptTeacher')
     message = str(info.value)
-    assert message == ('GenPerceptTeacher needs diffusers (not installed): '
-                       'pip install "mmdistilldepth[diffusion]"')
+    assert message == (
+        'GenPerceptTeacher needs diffusers (not installed): pip install "mmdistilldepth[diffusion]"'
+    )
     assert isinstance(info.value, ImportError) and '\n' not in message
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)
     with pytest.raises(MissingExtraError, match=r'mmdistilldepth\[export\]'):
@@ -38,6 +45,7 @@ def test_a_broken_install_is_not_reported_as_missing(monkeypatch, tmp_path):
 @pytest.mark.parametrize('blocked', ['diffusers', 'transformers'])
 def test_marigold_without_the_diffusion_extra(tmp_path, monkeypatch, blocked):
     from mmdistilldepth.models.teachers import MarigoldTeacher
+
     for name in MARIGOLD_FILES:
         path = tmp_path / name
         os.makedirs(osp.dirname(path), exist_ok=True)

@@ -18,8 +18,9 @@ def test_colorize_range_mask_and_old_names():
     masked = colorize(ramp, valid)
     assert not masked[~valid].any() and masked[valid].any()
     assert hooks_colorize is colorize  # the old import path stays
-    np.testing.assert_array_equal(colorize_disparity(ramp),
-                                  to_bgr(colorize(ramp, value_range=(0, 1))))
+    np.testing.assert_array_equal(
+        colorize_disparity(ramp), to_bgr(colorize(ramp, value_range=(0, 1)))
+    )
     with pytest.raises(ValueError, match='colormap'):
         colorize(ramp, colormap='rainbow')
 
@@ -29,7 +30,7 @@ def test_panel_has_a_title_and_a_colour_bar():
     panel = labelled_panel(image, 'teacher', (0.0, 1.0))
     assert panel.shape == (TITLE_HEIGHT + 30 + BAR_HEIGHT, 50, 3)
     assert panel[:TITLE_HEIGHT].any()  # the title is written
-    np.testing.assert_array_equal(panel[TITLE_HEIGHT:TITLE_HEIGHT + 30], image)
+    np.testing.assert_array_equal(panel[TITLE_HEIGHT : TITLE_HEIGHT + 30], image)
     bar = colour_bar(50, (0.0, 1.0))
     np.testing.assert_array_equal(panel[-BAR_HEIGHT:], bar)
     assert not labelled_panel(image, 'RGB')[-BAR_HEIGHT:].any()  # no range: no bar

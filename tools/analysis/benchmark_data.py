@@ -8,6 +8,7 @@ decode (``read_rgb``) plus the config's train pipeline, and reports images/s; an
 same with cv2's reduced-resolution decode (``IMREAD_REDUCED_COLOR_2``), noting whether
 the pipeline's canvas allows it (the decoded short side must stay >= the canvas side).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     cv2.setNumThreads(0)
     from mmengine.dataset import Compose
+
     from mmdistilldepth.utils import load_config, register_all_modules
     from mmdistilldepth.utils.image_io import read_rgb
+
     register_all_modules()
     cfg = load_config(args.config)
     pipeline_cfg = copy.deepcopy(cfg.train_dataloader.dataset.pipeline)
@@ -65,21 +68,24 @@ def main(argv=None) -> dict:
                     t0 = time.perf_counter()
                     img = decode(path)
                     decode_s += time.perf_counter() - t0
-                    pipeline(dict(img=img, img_path=path, ori_shape=img.shape[:2],
-                                  sample_idx=i))
+                    pipeline(dict(img=img, img_path=path, ori_shape=img.shape[:2], sample_idx=i))
             n = args.repeats * len(paths)
             total = time.perf_counter() - start
-            results[name] = dict(images_per_s=round(n / total, 2),
-                                 decode_ms=round(1000 * decode_s / n, 1),
-                                 pipeline_ms=round(1000 * (total - decode_s) / n, 1))
+            results[name] = dict(
+                images_per_s=round(n / total, 2),
+                decode_ms=round(1000 * decode_s / n, 1),
+                pipeline_ms=round(1000 * (total - decode_s) / n, 1),
+            )
     short = min(h, w)
     results['reduced_2_allowed'] = canvas is None or short // 2 >= canvas
     results['canvas'] = canvas
     print(f'{args.config}: {h}x{w} JPEGs, one worker, one thread')
     for name in ('full', 'reduced_2'):
         print(f'  {name:10s} {results[name]}')
-    print(f"  reduced decoding allowed by the canvas ({canvas} px, short side {short}): "
-          f"{results['reduced_2_allowed']}")
+    print(
+        f'  reduced decoding allowed by the canvas ({canvas} px, short side {short}): '
+        f'{results["reduced_2_allowed"]}'
+    )
     return results
 
 

@@ -15,6 +15,7 @@ The two are timed in turn within each repeat, so load from other processes affec
 both alike; it prints the medians and their ratio (the target: evaluation adds
 <= 5 %).
 """
+
 import argparse
 import os.path as osp
 import statistics
@@ -36,7 +37,8 @@ def _sync(device: torch.device) -> None:
 
 def time_interleaved(fns, repeats: int, device: torch.device):
     """Median wall time (s) of each function, called in turn within every repeat, so
-    that load from other processes affects all of them alike; one warm-up round."""
+    that load from other processes affects all of them alike; one warm-up round.
+    """
     times = [[] for _ in fns]
     for round_ in range(repeats + 1):
         for fn, acc in zip(fns, times):
@@ -51,17 +53,19 @@ def time_interleaved(fns, repeats: int, device: torch.device):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Evaluation cost vs model forward.')
-    parser.add_argument('--config', default=osp.join(REPO_ROOT, 'configs', '_base_', 'models',
-                                                     'dav2_vits.py'))
+    parser.add_argument(
+        '--config', default=osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'dav2_vits.py')
+    )
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--threads', type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args(argv)
     with one_line_errors('benchmark_eval.py'):
         register_all_modules()
         if args.threads:
             torch.set_num_threads(args.threads)
         from mmdistilldepth.registry import MODELS
+
         device = torch.device(args.device)
         cfg = load_config(args.config)
         model = MODELS.build(cfg.model).to(device).eval()
@@ -78,14 +82,17 @@ def main(argv=None):
                 model(inputs, mode='tensor')
 
             def evaluate():
-                metrics = evaluate_depth(resize_to(pred, gt.shape[-2:]), gt, 'nyu',
-                                         'least_square_disparity')
+                metrics = evaluate_depth(
+                    resize_to(pred, gt.shape[-2:]), gt, 'nyu', 'least_square_disparity'
+                )
                 torch.stack([metrics[k] for k in METRIC_NAMES]).tolist()  # as the metric
 
             t_forward, t_eval = time_interleaved([forward, evaluate], args.repeats, device)
     name = osp.splitext(osp.basename(args.config))[0]
-    print(f'device: {device} ({torch.get_num_threads()} threads), model: {name}, '
-          f'input 518x686, ground truth 480x640, median of {args.repeats}')
+    print(
+        f'device: {device} ({torch.get_num_threads()} threads), model: {name}, '
+        f'input 518x686, ground truth 480x640, median of {args.repeats}'
+    )
     print(f'model forward           : {t_forward * 1e3:9.2f} ms')
     print(f'alignment + metrics     : {t_eval * 1e3:9.2f} ms')
     print(f'evaluation / forward    : {100 * t_eval / t_forward:9.2f} %')

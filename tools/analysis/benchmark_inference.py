@@ -12,6 +12,7 @@ Prints a Markdown table with the median wall time and the median process CPU tim
 core, so it is the steadier of the two) per forward, the speed-up ratios and the
 maximum absolute output difference.
 """
+
 import argparse
 import platform
 import statistics
@@ -33,7 +34,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--threads', type=int, help="torch CPU threads (default: torch's)")
     return parser.parse_args(argv)
 
 
@@ -42,8 +43,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def benchmark(model: DepthAnythingV2, image: torch.Tensor, repeats: int,
-              warmup: int) -> Dict[str, object]:
+def benchmark(
+    model: DepthAnythingV2, image: torch.Tensor, repeats: int, warmup: int
+) -> Dict[str, object]:
     """Median seconds per forward for fused and plain attention, and the outputs."""
     wall: Dict[str, List[float]] = {'fused': [], 'plain': []}
     cpu: Dict[str, List[float]] = {'fused': [], 'plain': []}
@@ -61,10 +63,12 @@ def benchmark(model: DepthAnythingV2, image: torch.Tensor, repeats: int,
                     wall[name].append(time.perf_counter() - start)
                     cpu[name].append(time.process_time() - start_cpu)
     model.set_fused_attn(True)
-    return dict(median={k: statistics.median(v) for k, v in wall.items()},
-                spread={k: (min(v), max(v)) for k, v in wall.items()},
-                cpu={k: statistics.median(v) for k, v in cpu.items()},
-                max_diff=float((outputs['fused'] - outputs['plain']).abs().max()))
+    return dict(
+        median={k: statistics.median(v) for k, v in wall.items()},
+        spread={k: (min(v), max(v)) for k, v in wall.items()},
+        cpu={k: statistics.median(v) for k, v in cpu.items()},
+        max_diff=float((outputs['fused'] - outputs['plain']).abs().max()),
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -82,18 +86,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     image = torch.randn(args.batch, 3, *args.size, generator=torch.Generator().manual_seed(1))
     result = benchmark(model, image.to(device), args.repeats, args.warmup)
     med, spread, cpu = result['median'], result['spread'], result['cpu']
-    print(f'DAv2-{args.encoder[-1].upper()} ({source}), input {args.batch}x3x'
-          f'{args.size[0]}x{args.size[1]}, {device}, {torch.get_num_threads()} threads, '
-          f'torch {torch.__version__}, {platform.processor() or platform.machine()}; '
-          f'median of {args.repeats} (after {args.warmup} warm-up), interleaved\n')
+    print(
+        f'DAv2-{args.encoder[-1].upper()} ({source}), input {args.batch}x3x'
+        f'{args.size[0]}x{args.size[1]}, {device}, {torch.get_num_threads()} threads, '
+        f'torch {torch.__version__}, {platform.processor() or platform.machine()}; '
+        f'median of {args.repeats} (after {args.warmup} warm-up), interleaved\n'
+    )
     print('| attention | median wall s/forward | wall min - max s | median CPU s/forward |')
     print('|---|---|---|---|')
     for name in ('plain', 'fused'):
-        print(f'| {name} | {med[name]:.3f} | {spread[name][0]:.3f} - {spread[name][1]:.3f} '
-              f'| {cpu[name]:.3f} |')
-    print(f'\nspeed-up fused vs plain: {med["plain"] / med["fused"]:.2f}x (median wall), '
-          f'{cpu["plain"] / cpu["fused"]:.2f}x (median CPU time); '
-          f'max |fused - plain| output difference: {result["max_diff"]:.2e}')
+        print(
+            f'| {name} | {med[name]:.3f} | {spread[name][0]:.3f} - {spread[name][1]:.3f} '
+            f'| {cpu[name]:.3f} |'
+        )
+    print(
+        f'\nspeed-up fused vs plain: {med["plain"] / med["fused"]:.2f}x (median wall), '
+        f'{cpu["plain"] / cpu["fused"]:.2f}x (median CPU time); '
+        f'max |fused - plain| output difference: {result["max_diff"]:.2e}'
+    )
     return 0
 
 

@@ -5,6 +5,7 @@
 Prints the median over repeats of samples/s for ``render_scene`` at size x size,
 rooms and streets mixed, with numpy and torch restricted to one thread.
 """
+
 import argparse
 import os
 import statistics
@@ -31,8 +32,10 @@ def main():
         rates.append(args.num / (time.perf_counter() - start))
     print(f'| size | samples/s (median of {args.repeats}) | min | max |')
     print('|---|---|---|---|')
-    print(f'| {args.size}x{args.size} | {statistics.median(rates):.1f} | {min(rates):.1f} | '
-          f'{max(rates):.1f} |')
+    print(
+        f'| {args.size}x{args.size} | {statistics.median(rates):.1f} | {min(rates):.1f} | '
+        f'{max(rates):.1f} |'
+    )
 
 
 if __name__ == '__main__':

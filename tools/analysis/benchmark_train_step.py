@@ -36,6 +36,7 @@ Reported (printed, and with ``--json`` written as JSON):
 On ``meta`` nothing is computed and no checkpoint is read (checkpoint fields are set
 to None unless ``--load-checkpoints``): DAv2-L at batch 8 takes well under a minute.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,16 @@ from torch.utils.flop_counter import FlopCounterMode
 
 GIB = 1024**3
 GPU_SIZES_GIB = (16, 24, 32, 40, 80)
-PHASES = ('preprocess', 'teacher', 'student_forward', 'frozen_encoder', 'losses',
-          'student_backward', 'optimizer', 'other')
+PHASES = (
+    'preprocess',
+    'teacher',
+    'student_forward',
+    'frozen_encoder',
+    'losses',
+    'student_backward',
+    'optimizer',
+    'other',
+)
 #: Dense peak TFLOP/s (vendor datasheets, no sparsity): (bf16/fp16 tensor core, fp32).
 #: Matched by substring of ``torch.cuda.get_device_name()``, first match wins.
 PEAK_TFLOPS = (
@@ -91,33 +100,71 @@ RESERVE_GIB = 0.75
 # --------------------------------------------------------------------------- config
 def parse_args(argv=None) -> argparse.Namespace:
     from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description='FLOPs and memory of one training '
-                                     'iteration (see docs/performance.md).')
+
+    parser = argparse.ArgumentParser(
+        description='FLOPs and memory of one training iteration (see docs/performance.md).'
+    )
     parser.add_argument('config', help='the config file')
-    parser.add_argument('--device', choices=['meta', 'cpu', 'cuda'], default='meta',
-                        help='meta: shapes only, no compute (default); cpu/cuda: run it')
-    parser.add_argument('--batch-size', type=int, default=None,
-                        help="default: the config's train_dataloader.batch_size")
+    parser.add_argument(
+        '--device',
+        choices=['meta', 'cpu', 'cuda'],
+        default='meta',
+        help='meta: shapes only, no compute (default); cpu/cuda: run it',
+    )
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=None,
+        help="default: the config's train_dataloader.batch_size",
+    )
     parser.add_argument('--json', help='write the report here')
-    parser.add_argument('--amp', choices=['none', 'bf16'], default='none',
-                        help='bf16 autocast of the student forward and the losses')
-    parser.add_argument('--grad-checkpoint', action='store_true',
-                        help="activation checkpointing of the student's encoder blocks")
-    parser.add_argument('--sdpa', action='store_true',
-                        help='fused scaled-dot-product attention in every DINOv2 encoder')
-    parser.add_argument('--teacher-micro-batch', type=int, default=None,
-                        help='run the teacher on chunks of at most N views')
-    parser.add_argument('--image-size', type=int, nargs=2, default=(1500, 2250),
-                        metavar=('H', 'W'), help='synthetic image size for image-file '
-                        'datasets (default SA-1B: 1500 2250)')
-    parser.add_argument('--iters', type=int, default=5,
-                        help='timed iterations on cuda (after 2 warm-up iterations)')
-    parser.add_argument('--no-fit', action='store_true',
-                        help='skip the second batch size (no fits_gib)')
-    parser.add_argument('--load-checkpoints', action='store_true',
-                        help='keep the checkpoint fields (default: set to None)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config values, e.g. model.student.encoder=vitb')
+    parser.add_argument(
+        '--amp',
+        choices=['none', 'bf16'],
+        default='none',
+        help='bf16 autocast of the student forward and the losses',
+    )
+    parser.add_argument(
+        '--grad-checkpoint',
+        action='store_true',
+        help="activation checkpointing of the student's encoder blocks",
+    )
+    parser.add_argument(
+        '--sdpa',
+        action='store_true',
+        help='fused scaled-dot-product attention in every DINOv2 encoder',
+    )
+    parser.add_argument(
+        '--teacher-micro-batch',
+        type=int,
+        default=None,
+        help='run the teacher on chunks of at most N views',
+    )
+    parser.add_argument(
+        '--image-size',
+        type=int,
+        nargs=2,
+        default=(1500, 2250),
+        metavar=('H', 'W'),
+        help='synthetic image size for image-file datasets (default SA-1B: 1500 2250)',
+    )
+    parser.add_argument(
+        '--iters', type=int, default=5, help='timed iterations on cuda (after 2 warm-up iterations)'
+    )
+    parser.add_argument(
+        '--no-fit', action='store_true', help='skip the second batch size (no fits_gib)'
+    )
+    parser.add_argument(
+        '--load-checkpoints',
+        action='store_true',
+        help='keep the checkpoint fields (default: set to None)',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config values, e.g. model.student.encoder=vitb',
+    )
     args = parser.parse_args(argv)
     if args.device == 'meta' and args.load_checkpoints:
         parser.error('--load-checkpoints needs --device cpu or cuda (meta holds no values)')
@@ -158,6 +205,7 @@ def _estimators(model_cfg: dict) -> List[dict]:
 def load_benchmark_config(args: argparse.Namespace):
     """The config with the overrides, checkpoints dropped and the levers applied."""
     from mmdistilldepth.utils import load_config
+
     cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -166,8 +214,10 @@ def load_benchmark_config(args: argparse.Namespace):
     if args.grad_checkpoint:
         student = cfg.model.get('student')
         if not (isinstance(student, dict) and student.get('type') == 'DepthAnythingV2'):
-            raise SystemExit('benchmark_train_step.py: --grad-checkpoint needs a '
-                             "DepthAnythingV2 student (model.student.type); it sets with_cp")
+            raise SystemExit(
+                'benchmark_train_step.py: --grad-checkpoint needs a '
+                'DepthAnythingV2 student (model.student.type); it sets with_cp'
+            )
         student['with_cp'] = True
     if args.sdpa:
         for est in _estimators(cfg.model):
@@ -184,7 +234,9 @@ def make_batch(cfg, batch_size: int, image_size: Sequence[int], seed: int = 0) -
     its pipeline (the dataset itself decodes files before the pipeline).
     """
     from mmengine.dataset import Compose, pseudo_collate
+
     from mmdistilldepth.registry import DATASETS
+
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     samples = []
     if dataset_cfg.get('type') in ('UnlabeledImageDataset',):
@@ -193,8 +245,16 @@ def make_batch(cfg, batch_size: int, image_size: Sequence[int], seed: int = 0) -
         height, width = int(image_size[0]), int(image_size[1])
         for i in range(batch_size):
             img = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-            samples.append(pipeline(dict(img=img, img_path=f'synthetic_{i}.jpg',
-                                         ori_shape=(height, width), sample_idx=i)))
+            samples.append(
+                pipeline(
+                    dict(
+                        img=img,
+                        img_path=f'synthetic_{i}.jpg',
+                        ori_shape=(height, width),
+                        sample_idx=i,
+                    )
+                )
+            )
     else:
         dataset = DATASETS.build(dataset_cfg)
         samples = [dataset[i % len(dataset)] for i in range(batch_size)]
@@ -202,17 +262,52 @@ def make_batch(cfg, batch_size: int, image_size: Sequence[int], seed: int = 0) -
 
 
 # --------------------------------------------------------------------------- emulation
-_LOWER_PRECISION = {F.linear, F.conv1d, F.conv2d, F.conv3d, F.conv_transpose1d,
-                    F.conv_transpose2d, F.conv_transpose3d, torch.matmul, torch.mm,
-                    torch.bmm, torch.addmm, torch.baddbmm, torch.Tensor.matmul,
-                    torch.Tensor.__matmul__, torch.Tensor.mm, torch.Tensor.bmm,
-                    F.scaled_dot_product_attention}
-_FP32 = {F.layer_norm, F.group_norm, F.softmax, F.log_softmax, torch.softmax,
-         torch.Tensor.softmax, torch.Tensor.log_softmax, F.cosine_similarity,
-         F.normalize, torch.exp, torch.log, torch.Tensor.exp, torch.Tensor.log,
-         torch.Tensor.pow, torch.pow, torch.Tensor.sum, torch.sum, torch.cumsum,
-         torch.Tensor.cumsum, torch.Tensor.norm, torch.norm, torch.rsqrt,
-         torch.Tensor.rsqrt, torch.reciprocal, torch.Tensor.reciprocal}
+_LOWER_PRECISION = {
+    F.linear,
+    F.conv1d,
+    F.conv2d,
+    F.conv3d,
+    F.conv_transpose1d,
+    F.conv_transpose2d,
+    F.conv_transpose3d,
+    torch.matmul,
+    torch.mm,
+    torch.bmm,
+    torch.addmm,
+    torch.baddbmm,
+    torch.Tensor.matmul,
+    torch.Tensor.__matmul__,
+    torch.Tensor.mm,
+    torch.Tensor.bmm,
+    F.scaled_dot_product_attention,
+}
+_FP32 = {
+    F.layer_norm,
+    F.group_norm,
+    F.softmax,
+    F.log_softmax,
+    torch.softmax,
+    torch.Tensor.softmax,
+    torch.Tensor.log_softmax,
+    F.cosine_similarity,
+    F.normalize,
+    torch.exp,
+    torch.log,
+    torch.Tensor.exp,
+    torch.Tensor.log,
+    torch.Tensor.pow,
+    torch.pow,
+    torch.Tensor.sum,
+    torch.sum,
+    torch.cumsum,
+    torch.Tensor.cumsum,
+    torch.Tensor.norm,
+    torch.norm,
+    torch.rsqrt,
+    torch.Tensor.rsqrt,
+    torch.reciprocal,
+    torch.Tensor.reciprocal,
+}
 
 
 class GpuPathEmulation(TorchFunctionMode):
@@ -246,8 +341,12 @@ class GpuPathEmulation(TorchFunctionMode):
                 self._weight_cache.clear()
 
     def _cast(self, value, dtype: torch.dtype):
-        if not (isinstance(value, torch.Tensor) and value.is_floating_point()
-                and value.dtype != dtype and value.dtype != torch.float64):
+        if not (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and value.dtype != dtype
+            and value.dtype != torch.float64
+        ):
             return value
         if isinstance(value, torch.nn.Parameter) and value.requires_grad:
             key = id(value)
@@ -263,27 +362,33 @@ class GpuPathEmulation(TorchFunctionMode):
                 args = [self._cast(a, self.cast_dtype) for a in args]
                 kwargs = {k: self._cast(v, self.cast_dtype) for k, v in kwargs.items()}
             elif func in _FP32:
-                args = [self._cast(a, torch.float32) if isinstance(a, torch.Tensor) and
-                        a.dtype in (torch.bfloat16, torch.float16) else a for a in args]
+                args = [
+                    self._cast(a, torch.float32)
+                    if isinstance(a, torch.Tensor) and a.dtype in (torch.bfloat16, torch.float16)
+                    else a
+                    for a in args
+                ]
         if func is F.scaled_dot_product_attention and self.fused_sdpa:
             out = self._fused_sdpa(*args, **kwargs)
             if out is not None:
                 return out
         return func(*args, **kwargs)
 
-    def _fused_sdpa(self, query, key, value, attn_mask=None, dropout_p=0.0,
-                    is_causal=False, scale=None, **extra):
+    def _fused_sdpa(
+        self, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, **extra
+    ):
         if attn_mask is not None or dropout_p or extra or query.dim() != 4:
             return None
         b, h, n, _ = query.shape
         self.attention_matrix_bytes_avoided += b * h * n * key.shape[-2] * 4
         if query.dtype in (torch.float16, torch.bfloat16):
             return torch.ops.aten._scaled_dot_product_flash_attention(
-                query, key, value, 0.0, is_causal, False, scale=scale)[0]
-        need_grad = torch.is_grad_enabled() and any(
-            t.requires_grad for t in (query, key, value))
+                query, key, value, 0.0, is_causal, False, scale=scale
+            )[0]
+        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
         return torch.ops.aten._scaled_dot_product_efficient_attention(
-            query, key, value, None, need_grad, 0.0, is_causal, scale=scale)[0]
+            query, key, value, None, need_grad, 0.0, is_causal, scale=scale
+        )[0]
 
 
 @contextlib.contextmanager
@@ -299,8 +404,7 @@ def meta_autocast(emulation: 'GpuPathEmulation'):
     def patched(device_type, dtype=None, enabled=True, cache_enabled=None):
         if device_type != 'meta':
             return real(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
-        return emulation.autocast(dtype or torch.bfloat16) if enabled else \
-            contextlib.nullcontext()
+        return emulation.autocast(dtype or torch.bfloat16) if enabled else contextlib.nullcontext()
 
     torch.autocast = patched
     try:
@@ -309,8 +413,11 @@ def meta_autocast(emulation: 'GpuPathEmulation'):
         torch.autocast = real
 
 
-_SCALAR_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.item.default,
-                 torch.ops.aten.is_nonzero.default}
+_SCALAR_READS = {
+    torch.ops.aten._local_scalar_dense.default,
+    torch.ops.aten.item.default,
+    torch.ops.aten.is_nonzero.default,
+}
 
 
 def _meta_bincount(values, weights=None, minlength=0):
@@ -330,8 +437,13 @@ class IterationTracker(TorchDispatchMode):
     stand-in: True, 0 or 1.0 (finite checks pass, no non-finite count).
     """
 
-    def __init__(self, counter: FlopCounterMode, static_bytes: int, fake_scalars: bool,
-                 static_keys: Sequence[int] = ()) -> None:
+    def __init__(
+        self,
+        counter: FlopCounterMode,
+        static_bytes: int,
+        fake_scalars: bool,
+        static_keys: Sequence[int] = (),
+    ) -> None:
         super().__init__()
         self.static_keys = set(static_keys)  # storages counted in static_bytes
         self.phase_stack = ['other']
@@ -371,18 +483,23 @@ class IterationTracker(TorchDispatchMode):
             if func is torch.ops.aten.is_nonzero.default:
                 return True
             dtype = args[0].dtype
-            return True if dtype == torch.bool else (
-                1.0 if dtype.is_floating_point else 0)
-        if self.fake_scalars and func is torch.ops.aten.bincount.default and \
-                args[0].device.type == 'meta':
+            return True if dtype == torch.bool else (1.0 if dtype.is_floating_point else 0)
+        if (
+            self.fake_scalars
+            and func is torch.ops.aten.bincount.default
+            and args[0].device.type == 'meta'
+        ):
             out = _meta_bincount(*args, **kwargs)
         else:
             out = func(*args, **kwargs)
         phase = self.phase_stack[-1]
         self._count()
         for tensor in tree_flatten(out)[0]:
-            if not isinstance(tensor, torch.Tensor) or tensor.device.type == 'cpu' and \
-                    self.fake_scalars:
+            if (
+                not isinstance(tensor, torch.Tensor)
+                or tensor.device.type == 'cpu'
+                and self.fake_scalars
+            ):
                 continue
             storage = tensor.untyped_storage()
             key = storage._cdata
@@ -423,27 +540,35 @@ def _phase_wrapper(tracker, phase: str, before=None):
     def around(fn):
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):
-            with tracker.phase(phase), (before() if before else contextlib.nullcontext()):
+            with tracker.phase(phase), before() if before else contextlib.nullcontext():
                 return fn(*args, **kwargs)
+
         return wrapped
+
     return around
 
 
 def _micro_batched(predict, size: int):
     @functools.wraps(predict)
     def wrapped(images, gt_depth=None):
-        outs = [predict(images[i:i + size],
-                        gt_depth=None if gt_depth is None else gt_depth[i:i + size])
-                for i in range(0, images.shape[0], size)]
+        outs = [
+            predict(
+                images[i : i + size], gt_depth=None if gt_depth is None else gt_depth[i : i + size]
+            )
+            for i in range(0, images.shape[0], size)
+        ]
         return torch.cat(outs)
+
     return wrapped
 
 
-def _reenter_in_recompute(blocks, emulation: GpuPathEmulation,
-                          amp_dtype: Optional[torch.dtype]) -> None:
+def _reenter_in_recompute(
+    blocks, emulation: GpuPathEmulation, amp_dtype: Optional[torch.dtype]
+) -> None:
     """Checkpoint recomputation runs without the torch-function modes: re-enter the
     emulation (and its autocast) around each recomputed block, so the recomputed
-    forward saves what the original one did."""
+    forward saves what the original one did.
+    """
     entered = []
 
     def pre(module, inputs):
@@ -465,7 +590,9 @@ def _reenter_in_recompute(blocks, emulation: GpuPathEmulation,
 
 def build_model_and_optim(cfg, device: str, amp: str):
     from mmengine.optim import build_optim_wrapper
+
     from mmdistilldepth.registry import MODELS
+
     with torch.device(device) if device == 'meta' else contextlib.nullcontext():
         model = MODELS.build(copy.deepcopy(cfg.model))
     if device != 'meta':  # as the runner does; on meta the constructor did it all
@@ -499,8 +626,12 @@ def _init_optimizer_state(optim_wrapper) -> None:
 
 
 def _optimizer_state_bytes(optim_wrapper) -> int:
-    tensors = [v for state in optim_wrapper.optimizer.state.values()
-               for v in state.values() if isinstance(v, torch.Tensor)]
+    tensors = [
+        v
+        for state in optim_wrapper.optimizer.state.values()
+        for v in state.values()
+        if isinstance(v, torch.Tensor)
+    ]
     return _storages_bytes(tensors)
 
 
@@ -511,8 +642,7 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
     model.train()
     batch = make_batch(cfg, batch_size, args.image_size)
     _init_optimizer_state(optim_wrapper)
-    params = list(model.parameters()) + [p for m in _frozen_modules(model)
-                                         for p in m.parameters()]
+    params = list(model.parameters()) + [p for m in _frozen_modules(model) for p in m.parameters()]
     buffers = list(model.buffers()) + [b for m in _frozen_modules(model) for b in m.buffers()]
     trainable = [p for p in model.parameters() if p.requires_grad]
     param_bytes = _storages_bytes(params + buffers)
@@ -521,12 +651,19 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
 
     meta = device == 'meta'
     emulation = GpuPathEmulation(fused_sdpa=True) if meta else None
-    opt_tensors = [v for state in optim_wrapper.optimizer.state.values()
-                   for v in state.values() if isinstance(v, torch.Tensor)]
+    opt_tensors = [
+        v
+        for state in optim_wrapper.optimizer.state.values()
+        for v in state.values()
+        if isinstance(v, torch.Tensor)
+    ]
     counter = FlopCounterMode(display=False)
-    tracker = IterationTracker(counter, param_bytes + opt_bytes, fake_scalars=meta,
-                               static_keys=[t.untyped_storage()._cdata
-                                            for t in params + buffers + opt_tensors])
+    tracker = IterationTracker(
+        counter,
+        param_bytes + opt_bytes,
+        fake_scalars=meta,
+        static_keys=[t.untyped_storage()._cdata for t in params + buffers + opt_tensors],
+    )
     amp_dtype = torch.bfloat16 if args.amp == 'bf16' else None
 
     def autocast(dtype):
@@ -540,12 +677,16 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
             _wrap(teacher, 'predict', lambda fn: _micro_batched(fn, args.teacher_micro_batch))
         teacher_dtype = getattr(teacher, 'autocast_dtype', torch.bfloat16)
         _wrap(teacher, 'predict', _phase_wrapper(tracker, 'teacher', autocast(teacher_dtype)))
-    _wrap(model.student, 'forward_with_features',
-          _phase_wrapper(tracker, 'student_forward', autocast(amp_dtype)))
+    _wrap(
+        model.student,
+        'forward_with_features',
+        _phase_wrapper(tracker, 'student_forward', autocast(amp_dtype)),
+    )
     feat_encoder = getattr(model, 'feat_encoder', None)
     if feat_encoder is not None:
-        _wrap(feat_encoder, 'forward',
-              _phase_wrapper(tracker, 'frozen_encoder', autocast(amp_dtype)))
+        _wrap(
+            feat_encoder, 'forward', _phase_wrapper(tracker, 'frozen_encoder', autocast(amp_dtype))
+        )
     for name in ('loss_sc', 'loss_lg', 'loss_grad', 'loss_feat'):
         loss = getattr(model, name, None)
         if loss is not None:
@@ -595,13 +736,21 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
         elapsed = time.perf_counter() - start
     flops_total = int(counter.get_total_flops())
     return dict(
-        flops=flops_total, flops_breakdown=dict(tracker.flops), tracker=tracker,
-        param_bytes=param_bytes, opt_bytes=opt_bytes, grad_bytes=grad_bytes,
-        saved_bytes=sum(saved.values()), trainable_params=sum(p.numel() for p in trainable),
+        flops=flops_total,
+        flops_breakdown=dict(tracker.flops),
+        tracker=tracker,
+        param_bytes=param_bytes,
+        opt_bytes=opt_bytes,
+        grad_bytes=grad_bytes,
+        saved_bytes=sum(saved.values()),
+        trainable_params=sum(p.numel() for p in trainable),
         frozen_params=sum(p.numel() for p in params) - sum(p.numel() for p in trainable),
-        attention_matrix_bytes_avoided=(emulation.attention_matrix_bytes_avoided
-                                        if emulation else 0),
-        tracked_iteration_s=elapsed, **timings)
+        attention_matrix_bytes_avoided=(
+            emulation.attention_matrix_bytes_avoided if emulation else 0
+        ),
+        tracked_iteration_s=elapsed,
+        **timings,
+    )
 
 
 def peak_tflops(name: str, amp: str) -> Optional[float]:
@@ -634,16 +783,19 @@ def assumptions(args) -> List[str]:
         'batch (fit through two batch sizes)',
         'steady state: the AdamW state (2 fp32 tensors per trainable parameter) exists '
         'before the iteration; gradients are set to None after the step',
-        'one process, one GPU: no DDP gradient buckets (DDP adds about one more '
-        'gradient copy)',
+        'one process, one GPU: no DDP gradient buckets (DDP adds about one more gradient copy)',
     ]
     if args.device == 'cuda':
-        items.append('peak_memory_gib: torch.cuda.max_memory_allocated over '
-                     f'{args.iters} iterations after 2 warm-up iterations')
+        items.append(
+            'peak_memory_gib: torch.cuda.max_memory_allocated over '
+            f'{args.iters} iterations after 2 warm-up iterations'
+        )
     else:
-        items.append('peak_memory_gib: simulated allocator: every storage counted from '
-                     'the op that makes it until it is freed, plus parameters, buffers '
-                     'and the optimizer state; no caching-allocator rounding')
+        items.append(
+            'peak_memory_gib: simulated allocator: every storage counted from '
+            'the op that makes it until it is freed, plus parameters, buffers '
+            'and the optimizer state; no caching-allocator rounding'
+        )
     if args.device == 'meta':
         items += [
             'meta device: every F.scaled_dot_product_attention without mask runs as the '
@@ -659,14 +811,18 @@ def assumptions(args) -> List[str]:
             'checks pass); the loss shapes do not depend on values',
         ]
     if args.teacher_micro_batch:
-        items.append(f'the teacher runs on chunks of {args.teacher_micro_batch} views '
-                     '(modelled in this tool by wrapping its predict)')
+        items.append(
+            f'the teacher runs on chunks of {args.teacher_micro_batch} views '
+            '(modelled in this tool by wrapping its predict)'
+        )
     return items
 
 
 def benchmark(args: argparse.Namespace) -> dict:
     from mmengine.logging import MMLogger
+
     from mmdistilldepth.utils import register_all_modules
+
     register_all_modules()
     MMLogger.get_instance('benchmark_train_step', log_level='WARNING')
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -679,9 +835,15 @@ def benchmark(args: argparse.Namespace) -> dict:
     tracker = main['tracker']
     peak = main.get('cuda_peak_bytes', tracker.peak_bytes)
     report = dict(
-        config=args.config, device=args.device, batch_size=batch_size,
-        levers=dict(amp=args.amp, grad_checkpoint=args.grad_checkpoint, sdpa=args.sdpa,
-                    teacher_micro_batch=args.teacher_micro_batch),
+        config=args.config,
+        device=args.device,
+        batch_size=batch_size,
+        levers=dict(
+            amp=args.amp,
+            grad_checkpoint=args.grad_checkpoint,
+            sdpa=args.sdpa,
+            teacher_micro_batch=args.teacher_micro_batch,
+        ),
         flops_per_iter=main['flops'],
         flops_breakdown=main['flops_breakdown'],
         peak_memory_gib=gib(peak),
@@ -693,8 +855,10 @@ def benchmark(args: argparse.Namespace) -> dict:
             peak_phase=tracker.peak_phase,
             peak_while_in_phase={k: gib(v) for k, v in tracker.phase_peaks.items()},
             live_at_peak_by_phase={k: gib(v) for k, v in sorted(tracker.peak_by_phase.items())},
-            attention_matrix_gib_avoided=gib(main['attention_matrix_bytes_avoided'])),
-        trainable_params=main['trainable_params'], frozen_params=main['frozen_params'],
+            attention_matrix_gib_avoided=gib(main['attention_matrix_bytes_avoided']),
+        ),
+        trainable_params=main['trainable_params'],
+        frozen_params=main['frozen_params'],
     )
     if args.device == 'cuda':
         report['simulated_peak_memory_gib'] = gib(tracker.peak_bytes)
@@ -705,41 +869,49 @@ def benchmark(args: argparse.Namespace) -> dict:
         per_sample = (peak - peak2) / (batch_size - other_bs) / GIB
         fixed = peak / GIB - per_sample * batch_size
         report['fits_gib'] = fits(fixed, per_sample)
-        report['memory_fit'] = dict(batch_sizes=[batch_size, other_bs],
-                                    fixed_gib=round(fixed, 3),
-                                    per_sample_gib=round(per_sample, 4),
-                                    flops_per_sample=(main['flops'] - second['flops'])
-                                    / (batch_size - other_bs))
+        report['memory_fit'] = dict(
+            batch_sizes=[batch_size, other_bs],
+            fixed_gib=round(fixed, 3),
+            per_sample_gib=round(per_sample, 4),
+            flops_per_sample=(main['flops'] - second['flops']) / (batch_size - other_bs),
+        )
     if args.device == 'cuda':
         step = main['step_time_s']
         name = torch.cuda.get_device_name()
         peak_tf = peak_tflops(name, args.amp)
-        report.update(gpu=name, step_time_s=round(step, 4),
-                      images_per_s=round(batch_size / step, 2),
-                      achieved_tflops=round(main['flops'] / step / 1e12, 2),
-                      peak_tflops=peak_tf,
-                      mfu=None if peak_tf is None else round(
-                          main['flops'] / step / (peak_tf * 1e12), 4))
+        report.update(
+            gpu=name,
+            step_time_s=round(step, 4),
+            images_per_s=round(batch_size / step, 2),
+            achieved_tflops=round(main['flops'] / step / 1e12, 2),
+            peak_tflops=peak_tf,
+            mfu=None if peak_tf is None else round(main['flops'] / step / (peak_tf * 1e12), 4),
+        )
     report['assumptions'] = assumptions(args)
     return report
 
 
 def print_report(report: dict) -> None:
     tf = report['flops_per_iter'] / 1e12
-    print(f"{report['config']} on {report['device']}, batch {report['batch_size']}, "
-          f"levers {report['levers']}")
+    print(
+        f'{report["config"]} on {report["device"]}, batch {report["batch_size"]}, '
+        f'levers {report["levers"]}'
+    )
     print(f'  FLOPs/iteration: {tf:.2f} TFLOP')
     for phase, flops in report['flops_breakdown'].items():
         if flops:
-            print(f'    {phase:17s} {flops / 1e12:9.3f} TFLOP '
-                  f"({100 * flops / max(1, report['flops_per_iter']):.1f}%)")
-    print(f"  peak memory: {report['peak_memory_gib']:.2f} GiB "
-          f"({report['memory_breakdown_gib']})")
+            print(
+                f'    {phase:17s} {flops / 1e12:9.3f} TFLOP '
+                f'({100 * flops / max(1, report["flops_per_iter"]):.1f}%)'
+            )
+    print(f'  peak memory: {report["peak_memory_gib"]:.2f} GiB ({report["memory_breakdown_gib"]})')
     if 'fits_gib' in report:
-        print(f"  largest batch per GPU size (GiB): {report['fits_gib']}")
+        print(f'  largest batch per GPU size (GiB): {report["fits_gib"]}')
     if 'step_time_s' in report:
-        print(f"  step time {report['step_time_s']:.3f} s, {report['images_per_s']} img/s, "
-              f"{report['achieved_tflops']} TFLOP/s, MFU {report['mfu']} on {report['gpu']}")
+        print(
+            f'  step time {report["step_time_s"]:.3f} s, {report["images_per_s"]} img/s, '
+            f'{report["achieved_tflops"]} TFLOP/s, MFU {report["mfu"]} on {report["gpu"]}'
+        )
 
 
 def main(argv=None) -> dict:

@@ -10,6 +10,7 @@ AbsRel and delta1 (mean +- std over seeds) into ``--out`` with the paper's numbe
 beside it, the time it took, and, per table, whether the best setting here is the
 paper's best (or that the settings are within seed noise of each other).
 """
+
 import argparse
 import ast
 import glob
@@ -51,8 +52,10 @@ def setting_name(path: str) -> str:
     """The ``{setting}`` field of an ablation config's name, e.g. ``table1-local-global-none``."""
     match = re.search(r'_(table\d+-[a-z0-9-]+)_', osp.basename(path))
     if match is None:
-        raise ValueError(f'{path}: an ablation config names its table and setting, '
-                         'e.g. ..._table1-local-global-none_1xb8-20k_sa1b-560.py')
+        raise ValueError(
+            f'{path}: an ablation config names its table and setting, '
+            'e.g. ..._table1-local-global-none_1xb8-20k_sa1b-560.py'
+        )
     return match.group(1)
 
 
@@ -60,14 +63,20 @@ def leaf_overrides(path: str) -> dict:
     """What an ablation config changes over its base: the file without ``_base_``."""
     with open(path, encoding='utf-8') as f:
         tree = ast.parse(f.read(), filename=path)
-    tree.body = [node for node in tree.body
-                 if not (isinstance(node, ast.Assign)
-                         and any(getattr(t, 'id', None) == '_base_' for t in node.targets))]
+    tree.body = [
+        node
+        for node in tree.body
+        if not (
+            isinstance(node, ast.Assign)
+            and any(getattr(t, 'id', None) == '_base_' for t in node.targets)
+        )
+    ]
     return Config.fromstring(ast.unparse(tree), file_format='.py').to_dict()
 
 
-def build_cfg(name: str, overrides: dict, seed: int, iters: int, work_root: str,
-              val_samples: int) -> Config:
+def build_cfg(
+    name: str, overrides: dict, seed: int, iters: int, work_root: str, val_samples: int
+) -> Config:
     cfg = Config.fromfile(QUICKSTART)
     cfg.merge_from_dict(overrides)
     cfg.work_dir = osp.join(work_root, f'{name}_seed{seed}')
@@ -123,22 +132,27 @@ def compare(results: dict) -> list:
         our_best = min(names, key=mean.get)
         spread = max(mean.values()) - min(mean.values())
         noise = max(std.values())
-        short = lambda n: n[len(prefix):]  # noqa: E731
+        short = lambda n: n[len(prefix) :]  # noqa: E731
         if spread <= noise:
-            verdict = (f'all settings are within seed noise of each other (means span '
-                       f'{spread:.4f}, largest seed std {noise:.4f}): no trend to compare')
+            verdict = (
+                f'all settings are within seed noise of each other (means span '
+                f'{spread:.4f}, largest seed std {noise:.4f}): no trend to compare'
+            )
         else:
             agree = 'agrees' if our_best == paper_best else 'disagrees'
-            verdict = (f'best here: `{short(our_best)}`, best in the paper: '
-                       f'`{short(paper_best)}` ({agree}); means span {spread:.4f} against a '
-                       f'largest seed std of {noise:.4f}; worst in the paper: '
-                       f'`{short(paper_worst)}`, here {mean[paper_worst]:.4f}')
+            verdict = (
+                f'best here: `{short(our_best)}`, best in the paper: '
+                f'`{short(paper_best)}` ({agree}); means span {spread:.4f} against a '
+                f'largest seed std of {noise:.4f}; worst in the paper: '
+                f'`{short(paper_worst)}`, here {mean[paper_worst]:.4f}'
+            )
         lines.append(f'- **{title}**: {verdict}.')
     return lines
 
 
-def write_report(results: dict, minutes: float, iters: int, seeds, val_samples: int,
-                 out: str) -> str:
+def write_report(
+    results: dict, minutes: float, iters: int, seeds, val_samples: int, out: str
+) -> str:
     lines = [
         '| ablation setting | synthetic NYUv2 AbsRel ↓ | δ1 ↑ | paper ETH3D AbsRel | '
         'paper DIODE AbsRel |',
@@ -146,19 +160,35 @@ def write_report(results: dict, minutes: float, iters: int, seeds, val_samples: 
     ]
     for name, runs in results.items():
         eth3d, diode = PAPER.get(name, (float('nan'), float('nan')))
-        lines.append(f'| `{name}` | {fmt([r["abs_rel"] for r in runs])} | '
-                     f'{fmt([r["delta1"] for r in runs])} | {eth3d:.3f} | {diode:.3f} |')
-    summary = (f'{len(results)} settings x {len(seeds)} seeds ({", ".join(map(str, seeds))}), '
-               f'{iters} iterations each, {val_samples} validation images; the whole run '
-               f'took {minutes:.1f} min on 2 CPU cores.')
-    text = '\n'.join([
-        '# The paper\'s ablations in miniature (synthetic world)', '',
-        'Made by `python tools/analysis/run_ablation.py` (see its docstring): every config '
-        'of `configs/cross_context/ablations/` (the setting is the name\'s `{setting}` '
-        'field) applied to the quickstart student and teacher, evaluated '
-        'on the synthetic NYUv2-layout set; mean ± std over seeds. The paper\'s numbers '
-        '(real data, DAv2, 50k SA-1B images) stand beside them for the trends only.', '',
-        *lines, '', summary, '', '## Trends against the paper', '', *compare(results), ''])
+        lines.append(
+            f'| `{name}` | {fmt([r["abs_rel"] for r in runs])} | '
+            f'{fmt([r["delta1"] for r in runs])} | {eth3d:.3f} | {diode:.3f} |'
+        )
+    summary = (
+        f'{len(results)} settings x {len(seeds)} seeds ({", ".join(map(str, seeds))}), '
+        f'{iters} iterations each, {val_samples} validation images; the whole run '
+        f'took {minutes:.1f} min on 2 CPU cores.'
+    )
+    text = '\n'.join(
+        [
+            "# The paper's ablations in miniature (synthetic world)",
+            '',
+            'Made by `python tools/analysis/run_ablation.py` (see its docstring): every config '
+            "of `configs/cross_context/ablations/` (the setting is the name's `{setting}` "
+            'field) applied to the quickstart student and teacher, evaluated '
+            "on the synthetic NYUv2-layout set; mean ± std over seeds. The paper's numbers "
+            '(real data, DAv2, 50k SA-1B images) stand beside them for the trends only.',
+            '',
+            *lines,
+            '',
+            summary,
+            '',
+            '## Trends against the paper',
+            '',
+            *compare(results),
+            '',
+        ]
+    )
     with open(out, 'w', encoding='utf-8') as f:
         f.write(text)
     return text
@@ -169,19 +199,29 @@ def main(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--iters', type=int, default=600)
     parser.add_argument('--val-samples', type=int, default=40)
-    parser.add_argument('--only', nargs='*',
-                        help='ablation settings to run, e.g. table1-local-global-none')
+    parser.add_argument(
+        '--only', nargs='*', help='ablation settings to run, e.g. table1-local-global-none'
+    )
     parser.add_argument('--work-root', default='work_dirs/ablation')
     parser.add_argument('--out', default='docs/ablation.md')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rewrite the report from WORK_ROOT/results.json, no training')
+    parser.add_argument(
+        '--report-only',
+        action='store_true',
+        help='rewrite the report from WORK_ROOT/results.json, no training',
+    )
     args = parser.parse_args(argv)
     results_file = osp.join(args.work_root, 'results.json')
     if args.report_only:
         with open(results_file) as f:
             saved = json.load(f)
-        text = write_report(saved['results'], saved['minutes'], saved['iters'], saved['seeds'],
-                            saved.get('val_samples', args.val_samples), args.out)
+        text = write_report(
+            saved['results'],
+            saved['minutes'],
+            saved['iters'],
+            saved['seeds'],
+            saved.get('val_samples', args.val_samples),
+            args.out,
+        )
         print(text)
         return text
 
@@ -204,16 +244,28 @@ def main(argv=None):
             runner.train()
             metrics = runner.val_loop.run()
             results.setdefault(name, []).append(
-                dict(seed=seed, abs_rel=float(metrics['abs_rel']),
-                     delta1=float(metrics['delta1'])))
+                dict(seed=seed, abs_rel=float(metrics['abs_rel']), delta1=float(metrics['delta1']))
+            )
             done += 1
-            print(f'[{done}/{total}] {name} seed {seed}: abs_rel {metrics["abs_rel"]:.4f} '
-                  f'delta1 {metrics["delta1"]:.4f} ({time.time() - start:.0f} s so far)',
-                  file=sys.stderr, flush=True)
+            print(
+                f'[{done}/{total}] {name} seed {seed}: abs_rel {metrics["abs_rel"]:.4f} '
+                f'delta1 {metrics["delta1"]:.4f} ({time.time() - start:.0f} s so far)',
+                file=sys.stderr,
+                flush=True,
+            )
     minutes = (time.time() - start) / 60
     with open(results_file, 'w') as f:
-        json.dump(dict(results=results, minutes=minutes, iters=args.iters, seeds=args.seeds,
-                       val_samples=args.val_samples), f, indent=1)
+        json.dump(
+            dict(
+                results=results,
+                minutes=minutes,
+                iters=args.iters,
+                seeds=args.seeds,
+                val_samples=args.val_samples,
+            ),
+            f,
+            indent=1,
+        )
     text = write_report(results, minutes, args.iters, args.seeds, args.val_samples, args.out)
     print(text)
     return text

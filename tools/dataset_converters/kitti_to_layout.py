@@ -22,6 +22,7 @@ Output under ``--out`` (Marigold's ``kitti_eigen_split_test`` layout):
 ``None`` for the 45 Eigen frames without annotated GT (the reader leaves them out,
 so 652 are evaluated).
 """
+
 import argparse
 import os
 import os.path as osp
@@ -46,13 +47,15 @@ def parse_split_line(line: str) -> Optional[Tuple[str, str, str, str]]:
         if camera is None:
             raise ValueError(f'side {tokens[2]!r} is not l or r')
         return parts[0], parts[1], camera, f'{int(tokens[1]):010d}.png'
-    raise ValueError('expected "<date>/<drive>/image_02/data/<frame>.png ..." or '
-                     '"<date>/<drive> <frame> l|r"')
+    raise ValueError(
+        'expected "<date>/<drive>/image_02/data/<frame>.png ..." or "<date>/<drive> <frame> l|r"'
+    )
 
 
-def read_focal(raw_root: str, date: str, camera: str,
-               cache: Dict[Tuple[str, str], Optional[str]]) -> Optional[str]:
-    """fx of the rectified camera (P_rect_02 / P_rect_03) from calib_cam_to_cam.txt."""
+def read_focal(
+    raw_root: str, date: str, camera: str, cache: Dict[Tuple[str, str], Optional[str]]
+) -> Optional[str]:
+    """Fx of the rectified camera (P_rect_02 / P_rect_03) from calib_cam_to_cam.txt."""
     key = (date, camera)
     if key not in cache:
         cache[key] = None
@@ -84,8 +87,9 @@ def _place(src: str, dst: str, copy: bool) -> None:
         os.symlink(osp.abspath(src), dst)
 
 
-def convert(raw_root: str, depth_root: str, split: str, out_dir: str,
-            copy: bool = False) -> Tuple[str, int, int]:
+def convert(
+    raw_root: str, depth_root: str, split: str, out_dir: str, copy: bool = False
+) -> Tuple[str, int, int]:
     """Write the layout and the list; returns (list path, frames with GT, without)."""
     lines: List[str] = []
     with_gt = without_gt = 0
@@ -102,9 +106,11 @@ def convert(raw_root: str, depth_root: str, split: str, out_dir: str,
             rgb_rel = osp.join(date, drive, camera, 'data', frame)
             rgb_src = osp.join(raw_root, rgb_rel)
             if not osp.isfile(rgb_src):
-                raise UserInputError(f'{split}:{number}: image {rgb_src} does not exist; '
-                                     '--raw-root must hold the synced+rectified drives of '
-                                     'the split')
+                raise UserInputError(
+                    f'{split}:{number}: image {rgb_src} does not exist; '
+                    '--raw-root must hold the synced+rectified drives of '
+                    'the split'
+                )
             _place(rgb_src, osp.join(out_dir, rgb_rel), copy)
             gt_src = find_ground_truth(depth_root, drive, camera, frame)
             if gt_src is None:
@@ -127,8 +133,9 @@ def convert(raw_root: str, depth_root: str, split: str, out_dir: str,
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='KITTI raw + annotated depth -> Eigen test')
     parser.add_argument('--raw-root', required=True, help='KITTI raw data root')
-    parser.add_argument('--depth-root', required=True,
-                        help='annotated depth root (holding train/ and val/)')
+    parser.add_argument(
+        '--depth-root', required=True, help='annotated depth root (holding train/ and val/)'
+    )
     parser.add_argument('--split', required=True, help='the Eigen test file list')
     parser.add_argument('--out', required=True, help='the data root to write (data/kitti)')
     parser.add_argument('--copy', action='store_true', help='copy files instead of symlinks')
@@ -142,12 +149,17 @@ def main(argv=None):
             if not osp.isdir(path):
                 raise UserInputError(f'{what} {path} is not a folder')
         if not osp.isfile(args.split):
-            raise UserInputError(f'--split {args.split} does not exist; give the Eigen test '
-                                 'list (e.g. eigen_test_files_with_gt.txt of Marigold/BTS)')
-        list_path, with_gt, without_gt = convert(args.raw_root, args.depth_root, args.split,
-                                                 args.out, args.copy)
-        print(f'wrote {list_path}: {with_gt} frames with annotated depth, {without_gt} '
-              'without (listed as None)')
+            raise UserInputError(
+                f'--split {args.split} does not exist; give the Eigen test '
+                'list (e.g. eigen_test_files_with_gt.txt of Marigold/BTS)'
+            )
+        list_path, with_gt, without_gt = convert(
+            args.raw_root, args.depth_root, args.split, args.out, args.copy
+        )
+        print(
+            f'wrote {list_path}: {with_gt} frames with annotated depth, {without_gt} '
+            'without (listed as None)'
+        )
 
 
 if __name__ == '__main__':

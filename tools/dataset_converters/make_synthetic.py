@@ -7,10 +7,13 @@ The files have the benchmark's real formats, folder structure and split list (se
 docs/datasets.md), so every reader and ``tools/test.py`` run on them as on the real
 data; the ground truth is exact, so a perfect model scores AbsRel 0.
 """
+
 import argparse
 
-from mmdistilldepth.datasets.synthetic_benchmarks import (SYNTHETIC_FORMATS,
-                                                          write_synthetic_benchmark)
+from mmdistilldepth.datasets.synthetic_benchmarks import (
+    SYNTHETIC_FORMATS,
+    write_synthetic_benchmark,
+)
 from mmdistilldepth.utils import UserInputError, one_line_errors
 
 
@@ -20,11 +23,16 @@ def parse_args(argv=None):
     parser.add_argument('--num', type=int, required=True, help='number of samples')
     parser.add_argument('--out', required=True, help='the data root to write')
     parser.add_argument('--seed', type=int, default=0, help='scene family seed')
-    parser.add_argument('--height', type=int, help='image height (default: the real one; '
-                        'ETH3D: 1/8 of 4032)')
+    parser.add_argument(
+        '--height', type=int, help='image height (default: the real one; ETH3D: 1/8 of 4032)'
+    )
     parser.add_argument('--width', type=int, help='image width')
-    parser.add_argument('--render-scale', type=int, default=1,
-                        help='render at 1/K resolution and enlarge (nearest), for quick tests')
+    parser.add_argument(
+        '--render-scale',
+        type=int,
+        default=1,
+        help='render at 1/K resolution and enlarge (nearest), for quick tests',
+    )
     return parser.parse_args(argv)
 
 
@@ -36,8 +44,9 @@ def main(argv=None):
         if (args.height is None) != (args.width is None):
             raise UserInputError('give both --height and --width, or neither')
         size = (args.height, args.width) if args.height else None
-        split = write_synthetic_benchmark(args.format, args.out, args.num, args.seed, size,
-                                          args.render_scale)
+        split = write_synthetic_benchmark(
+            args.format, args.out, args.num, args.seed, size, args.render_scale
+        )
         print(f'wrote {args.num} {args.format} samples to {args.out} (split list {split})')
 
 

@@ -27,6 +27,7 @@ Output, the layout of Marigold's ``nyu_labeled_extracted`` (index XXXX = 1-based
 
 Needs ``h5py`` and ``scipy`` (``pip install h5py scipy``).
 """
+
 import argparse
 import os
 import os.path as osp
@@ -51,8 +52,10 @@ def _import(name: str):
     try:
         return __import__(name, fromlist=['_'])
     except ImportError:
-        raise UserInputError(f'reading .mat files needs the {name.split(".")[0]} package: '
-                             f'pip install {name.split(".")[0]}') from None
+        raise UserInputError(
+            f'reading .mat files needs the {name.split(".")[0]} package: '
+            f'pip install {name.split(".")[0]}'
+        ) from None
 
 
 def read_split_indices(path: str) -> Dict[str, np.ndarray]:
@@ -85,8 +88,10 @@ def _scene_name(f, ref) -> str:
 def convert(mat_path: str, splits_path: str, out_dir: str, splits: List[str]) -> List[str]:
     """Write the layout; returns the list files written."""
     if not is_hdf5_mat(mat_path):
-        raise UserInputError(f'{mat_path} is not a MATLAB v7.3 (HDF5) file; the official '
-                             'nyu_depth_v2_labeled.mat is: download it again')
+        raise UserInputError(
+            f'{mat_path} is not a MATLAB v7.3 (HDF5) file; the official '
+            'nyu_depth_v2_labeled.mat is: download it again'
+        )
     h5py = _import('h5py')
     indices = read_split_indices(splits_path)
     written = []
@@ -100,13 +105,16 @@ def convert(mat_path: str, splits_path: str, out_dir: str, splits: List[str]) ->
             lines = []
             for index in indices[split]:
                 if not 0 <= index < count:
-                    raise UserInputError(f'{splits_path}: index {index + 1} is outside '
-                                         f'1..{count} of {mat_path}')
+                    raise UserInputError(
+                        f'{splits_path}: index {index + 1} is outside 1..{count} of {mat_path}'
+                    )
                 scene = _scene_name(f, scenes[0, index])
                 folder = osp.join(split, scene)
                 os.makedirs(osp.join(out_dir, folder), exist_ok=True)
-                names = [osp.join(folder, f'{kind}_{index + 1:04d}.png')
-                         for kind in ('rgb', 'depth', 'filled')]
+                names = [
+                    osp.join(folder, f'{kind}_{index + 1:04d}.png')
+                    for kind in ('rgb', 'depth', 'filled')
+                ]
                 rgb = np.asarray(images[index]).transpose(2, 1, 0)  # (3, W, H) -> (H, W, 3)
                 cv2.imwrite(osp.join(out_dir, names[0]), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
                 cv2.imwrite(osp.join(out_dir, names[1]), _depth_png(np.asarray(raw[index]).T))
@@ -131,8 +139,12 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     with one_line_errors('nyu_mat_to_layout.py'):
-        check_file(args.mat, 'labeled set', 'download nyu_depth_v2_labeled.mat (2.8 GB) from '
-                   'https://cs.nyu.edu/~silberman/datasets/nyu_depth_v2.html')
+        check_file(
+            args.mat,
+            'labeled set',
+            'download nyu_depth_v2_labeled.mat (2.8 GB) from '
+            'https://cs.nyu.edu/~silberman/datasets/nyu_depth_v2.html',
+        )
         check_file(args.splits, 'split file', 'download splits.mat from the same page')
         splits = ['test', 'train'] if args.split == 'all' else [args.split]
         for path in convert(args.mat, args.splits, args.out, splits):

@@ -9,6 +9,7 @@ and returns ``disparity``: (B, 1, H, W). The positional embedding is resized ins
 the graph for any H, W, with the same rule as in PyTorch. ``--shape`` is only the
 tracing example. ``--verify`` compares onnxruntime with PyTorch on another shape.
 """
+
 import argparse
 import sys
 import warnings
@@ -34,8 +35,9 @@ class DisparityGraph(nn.Module):
         return self.model(image, mode='tensor')
 
 
-def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (518, 686),
-                opset: int = 17) -> None:
+def export_onnx(
+    model: nn.Module, path: str, shape: Tuple[int, int] = (518, 686), opset: int = 17
+) -> None:
     """Trace ``model`` on a (1, 3, *shape) example and write ``path``.
 
     Batch, height and width are dynamic axes of both ``image`` and ``disparity``.
@@ -44,15 +46,22 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (518, 686)
     axes = {0: 'batch', 2: 'height', 3: 'width'}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # tracer warnings about shape arithmetic
-        torch.onnx.export(DisparityGraph(model.eval()), (example,), path, dynamo=False,
-                          input_names=['image'], output_names=['disparity'],
-                          dynamic_axes={'image': axes, 'disparity': axes},
-                          opset_version=opset)
+        torch.onnx.export(
+            DisparityGraph(model.eval()),
+            (example,),
+            path,
+            dynamo=False,
+            input_names=['image'],
+            output_names=['disparity'],
+            dynamic_axes={'image': axes, 'disparity': axes},
+            opset_version=opset,
+        )
 
 
 def onnx_vs_torch(model: nn.Module, path: str, image: torch.Tensor) -> float:
-    """max |onnxruntime - torch| / max |torch| on ``image``."""
+    """Max |onnxruntime - torch| / max |torch| on ``image``."""
     import onnxruntime
+
     session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
     (onnx_out,) = session.run(None, {'image': image.numpy()})
     with torch.no_grad():
@@ -67,11 +76,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='model or distiller config file')
     parser.add_argument('checkpoint', nargs='?', help='weights (.pth or .safetensors)')
     parser.add_argument('--out', required=True, help='the .onnx file to write')
-    parser.add_argument('--shape', type=int, nargs=2, default=(518, 686), metavar=('H', 'W'),
-                        help='example input size for tracing (multiples of 14)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        default=(518, 686),
+        metavar=('H', 'W'),
+        help='example input size for tracing (multiples of 14)',
+    )
     parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--verify', action='store_true',
-                        help='compare onnxruntime with PyTorch on another input size')
+    parser.add_argument(
+        '--verify',
+        action='store_true',
+        help='compare onnxruntime with PyTorch on another input size',
+    )
     return parser.parse_args(argv)
 
 
@@ -93,10 +111,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f'wrote {args.out}')
     if args.verify:
         height, width = args.shape
-        image = (torch.randn(2, 3, height, width) if multiple == 32 else
-                 torch.randn(2, 3, height + 28, max(14, width - 14)))
-        print(f'max relative difference onnxruntime vs torch on {tuple(image.shape)}: '
-              f'{onnx_vs_torch(model, args.out, image):.2e}')
+        image = (
+            torch.randn(2, 3, height, width)
+            if multiple == 32
+            else torch.randn(2, 3, height + 28, max(14, width - 14))
+        )
+        print(
+            f'max relative difference onnxruntime vs torch on {tuple(image.shape)}: '
+            f'{onnx_vs_torch(model, args.out, image):.2e}'
+        )
     return 0
 
 

@@ -29,6 +29,7 @@ Files are read without unpickling code. ``--unsafe-allow-pickle`` reads IN with
 ``torch.load(weights_only=False)``, which can run arbitrary code: only for files
 you trust, to convert them once into a safe format.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -38,32 +39,49 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
-from mmdistilldepth.models.checkpoint_loading import (STUDENT_PREFIX, CheckpointError,
-                                                      read_checkpoint, split_checkpoint,
-                                                      to_dav2_layout)
+from mmdistilldepth.models.checkpoint_loading import (
+    STUDENT_PREFIX,
+    CheckpointError,
+    read_checkpoint,
+    split_checkpoint,
+    to_dav2_layout,
+)
 from mmdistilldepth.models.hf_layout import HFLayoutError
-from mmdistilldepth.models.midas_checkpoint import (from_midas_layout, is_midas_state,
-                                                    to_midas_layout)
+from mmdistilldepth.models.midas_checkpoint import (
+    from_midas_layout,
+    is_midas_state,
+    to_midas_layout,
+)
 from mmdistilldepth.utils import UserInputError, check_file, one_line_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Convert a Depth Anything V2 checkpoint between layouts.')
+        description='Convert a Depth Anything V2 checkpoint between layouts.'
+    )
     parser.add_argument('src', help='input checkpoint (.pth/.pt/.safetensors)')
     parser.add_argument('dst', help='output file; .safetensors or .pth/.pt')
-    parser.add_argument('--to', choices=['dav2', 'ours', 'hf', 'midas'], required=True,
-                        help='dav2: official DAv2 names; ours: mmdistilldepth training layout; '
-                        'hf: a transformers folder (config.json + model.safetensors); '
-                        'midas: official MiDaS v3.1 layout')
-    parser.add_argument('--config', default=None,
-                        help='the (model or distiller) config the checkpoint was trained with: '
-                        'for --to hf, a custom student\'s encoder (default: the one stored in '
-                        'the checkpoint); for MiDaS, the structural buffers of a non-release '
-                        'architecture')
-    parser.add_argument('--unsafe-allow-pickle', action='store_true',
-                        help='read IN with full unpickling (runs code in the file; only for '
-                        'trusted files)')
+    parser.add_argument(
+        '--to',
+        choices=['dav2', 'ours', 'hf', 'midas'],
+        required=True,
+        help='dav2: official DAv2 names; ours: mmdistilldepth training layout; '
+        'hf: a transformers folder (config.json + model.safetensors); '
+        'midas: official MiDaS v3.1 layout',
+    )
+    parser.add_argument(
+        '--config',
+        default=None,
+        help='the (model or distiller) config the checkpoint was trained with: '
+        "for --to hf, a custom student's encoder (default: the one stored in "
+        'the checkpoint); for MiDaS, the structural buffers of a non-release '
+        'architecture',
+    )
+    parser.add_argument(
+        '--unsafe-allow-pickle',
+        action='store_true',
+        help='read IN with full unpickling (runs code in the file; only for trusted files)',
+    )
     return parser.parse_args(argv)
 
 
@@ -78,16 +96,21 @@ def save(state: Dict[str, torch.Tensor], path: str, meta: dict) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     if path.endswith('.safetensors'):
         from safetensors.torch import save_file
-        save_file({k: v.contiguous() for k, v in state.items()}, path,
-                  metadata={k: str(v) for k, v in meta.items()})
+
+        save_file(
+            {k: v.contiguous() for k, v in state.items()},
+            path,
+            metadata={k: str(v) for k, v in meta.items()},
+        )
     elif meta.get('layout') == 'ours':
         torch.save(dict(state_dict=state, meta=meta), path)
     else:
         torch.save(state, path)
 
 
-def convert(src: str, dst: str, to: str, allow_pickle: bool = False,
-            config: Optional[str] = None) -> str:
+def convert(
+    src: str, dst: str, to: str, allow_pickle: bool = False, config: Optional[str] = None
+) -> str:
     """Convert ``src`` into ``dst``; returns the source layout."""
     state, _ = read_any(src, allow_pickle)
     if is_midas_state(state) or to == 'midas':  # MiDaS: models/midas_checkpoint.py
@@ -100,28 +123,36 @@ def convert(src: str, dst: str, to: str, allow_pickle: bool = False,
     return layout
 
 
-def convert_to_hf(src: str, dst: str, allow_pickle: bool = False,
-                  config: Optional[str] = None) -> str:
+def convert_to_hf(
+    src: str, dst: str, allow_pickle: bool = False, config: Optional[str] = None
+) -> str:
     """Write ``src`` (any layout) as a transformers folder ``dst``; returns the source layout."""
     from mmdistilldepth.apis.hf import encoder_from_meta
     from mmdistilldepth.models.backbones import resolve_arch
-    from mmdistilldepth.models.hf_layout import (dav2_to_hf, hf_config, model_args_from_state,
-                                                 write_hf_folder)
+    from mmdistilldepth.models.hf_layout import (
+        dav2_to_hf,
+        hf_config,
+        model_args_from_state,
+        write_hf_folder,
+    )
+
     state, meta = read_any(src, allow_pickle)
     state, layout = to_dav2_layout(state)
     args = model_args_from_state(state, encoder_from_meta(meta, config))
-    folder_config = hf_config(resolve_arch(args['encoder']), args['features'],
-                              args['out_channels'])
+    folder_config = hf_config(resolve_arch(args['encoder']), args['features'], args['out_channels'])
     write_hf_folder(dst, dav2_to_hf(state), folder_config)
     return layout
 
 
-def convert_midas(state: Dict[str, torch.Tensor], src: str, dst: str, to: str,
-                  config: Optional[str] = None) -> str:
+def convert_midas(
+    state: Dict[str, torch.Tensor], src: str, dst: str, to: str, config: Optional[str] = None
+) -> str:
     """The MiDaS part of :func:`convert` (``--to midas`` or ``--to ours``)."""
     if not is_midas_state(state):
-        raise CheckpointError(f'{src} is not a MiDaS checkpoint (no scratch.output_conv.* keys); '
-                              '--to midas converts MiDaS v3.1 files and MiDaS students only')
+        raise CheckpointError(
+            f'{src} is not a MiDaS checkpoint (no scratch.output_conv.* keys); '
+            '--to midas converts MiDaS v3.1 files and MiDaS students only'
+        )
     if to == 'dav2':
         raise CheckpointError(f'{src} is a MiDaS checkpoint: convert it --to midas or --to ours')
     ours, layout = from_midas_layout(state)
@@ -133,15 +164,18 @@ def convert_midas(state: Dict[str, torch.Tensor], src: str, dst: str, to: str,
     return layout
 
 
-def midas_structural_buffers(state: Dict[str, torch.Tensor],
-                             config: Optional[str] = None) -> Dict[str, torch.Tensor]:
+def midas_structural_buffers(
+    state: Dict[str, torch.Tensor], config: Optional[str] = None
+) -> Dict[str, torch.Tensor]:
     """The official structural buffers of the MiDaS architecture ``state`` belongs to."""
     from mmdistilldepth.models.estimators.midas import guess_midas_model_type
     from mmdistilldepth.registry import MODELS
     from mmdistilldepth.utils import register_all_modules
+
     register_all_modules()
     if config is not None:
         from mmengine.config import Config
+
         cfg = Config.fromfile(config).model
         cfg = cfg.student if cfg.get('type') == 'CrossContextDistiller' else cfg
         cfg = dict(cfg, checkpoint=None)
@@ -150,7 +184,8 @@ def midas_structural_buffers(state: Dict[str, torch.Tensor],
         if model_type is None:
             raise CheckpointError(
                 'cannot tell which MiDaS architecture this checkpoint is (not one of the '
-                'releases dpt_beit_large_512 / dpt_swin2_tiny_256): give its --config')
+                'releases dpt_beit_large_512 / dpt_swin2_tiny_256): give its --config'
+            )
         cfg = dict(type='MiDaS', model_type=model_type)
     with torch.device('meta'):
         model = MODELS.build(cfg)
@@ -163,18 +198,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         check_file(args.src, 'checkpoint', 'give the path of a .pth or .safetensors file')
         try:
             if args.to == 'hf':
-                layout = convert_to_hf(args.src, args.dst, args.unsafe_allow_pickle,
-                                       args.config)
+                layout = convert_to_hf(args.src, args.dst, args.unsafe_allow_pickle, args.config)
             else:
-                layout = convert(args.src, args.dst, args.to, args.unsafe_allow_pickle,
-                                 args.config)
+                layout = convert(args.src, args.dst, args.to, args.unsafe_allow_pickle, args.config)
         except (CheckpointError, HFLayoutError) as exc:
             raise UserInputError(str(exc)) from exc
     print(f'{args.src} ({layout}) -> {args.dst} ({args.to})')
     if layout == 'dad_large' and args.to in ('dav2', 'hf'):
-        print('note: Distill-Any-Depth Large applies its final ReLU after resizing to the '
-              'input size; the official DAv2 head applies it before. Outputs are identical '
-              'for inputs whose sides are multiples of 14 (what infer_image feeds).')
+        print(
+            'note: Distill-Any-Depth Large applies its final ReLU after resizing to the '
+            'input size; the official DAv2 head applies it before. Outputs are identical '
+            'for inputs whose sides are multiples of 14 (what infer_image feeds).'
+        )
     return 0
 
 

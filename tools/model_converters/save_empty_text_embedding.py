@@ -1,4 +1,4 @@
-"""Compute a diffusion model's empty-prompt embedding once and save it.
+r"""Compute a diffusion model's empty-prompt embedding once and save it.
 
 GenPercept and Marigold condition their UNet on the CLIP embedding of the empty
 prompt. Saving it lets ``GenPerceptTeacher`` / ``MarigoldTeacher`` run without the
@@ -13,14 +13,14 @@ follows OUT's extension: ``.safetensors`` (key ``empty_text_embedding``), ``.npy
 anything else with ``torch.save``. The tensor is (1, S, D) float32, S = 2 for the
 empty prompt (``[BOS, EOS]``, not padded, as both pipelines tokenize it).
 """
+
 import argparse
 import os
 import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-from mmdistilldepth.models.teachers.diffusion_utils import (encode_empty_prompt,
-                                                            save_text_embedding)
+from mmdistilldepth.models.teachers.diffusion_utils import encode_empty_prompt, save_text_embedding
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,8 +38,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     out_dir = osp.dirname(osp.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     save_text_embedding(embedding, args.out)
-    print(f'saved the embedding of {args.prompt!r} from {args.model_dir}, shape '
-          f'{tuple(embedding.shape)}, to {args.out}')
+    print(
+        f'saved the embedding of {args.prompt!r} from {args.model_dir}, shape '
+        f'{tuple(embedding.shape)}, to {args.out}'
+    )
 
 
 if __name__ == '__main__':

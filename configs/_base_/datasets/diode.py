@@ -15,7 +15,10 @@ test_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='DIODEDataset', data_root=diode_data_root, ann_file='',
-                 pipeline=diode_test_pipeline))
-test_evaluator = dict(type='AffineInvariantDepthMetric', benchmark='diode',
-                      alignment='least_square_disparity')
+    dataset=dict(
+        type='DIODEDataset', data_root=diode_data_root, ann_file='', pipeline=diode_test_pipeline
+    ),
+)
+test_evaluator = dict(
+    type='AffineInvariantDepthMetric', benchmark='diode', alignment='least_square_disparity'
+)

@@ -16,7 +16,10 @@ test_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ETH3DDataset', data_root=eth3d_data_root, ann_file='',
-                 pipeline=eth3d_test_pipeline))
-test_evaluator = dict(type='AffineInvariantDepthMetric', benchmark='eth3d',
-                      alignment='least_square_disparity')
+    dataset=dict(
+        type='ETH3DDataset', data_root=eth3d_data_root, ann_file='', pipeline=eth3d_test_pipeline
+    ),
+)
+test_evaluator = dict(
+    type='AffineInvariantDepthMetric', benchmark='eth3d', alignment='least_square_disparity'
+)

@@ -10,15 +10,21 @@ kitti_test_pipeline = [
     dict(type='LoadDepthAnnotation', format='kitti'),  # uint16 PNG / 256
     dict(type='KBCrop'),  # image and GT to 352x1216
     dict(type='ResizeForDepthModel', size=518, multiple=14),
-    dict(type='PackDepthInputs', meta_keys=('kb_crop', )),
+    dict(type='PackDepthInputs', meta_keys=('kb_crop',)),
 ]
 test_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='KITTIEigenDataset', data_root=kitti_data_root,
-                 ann_file='eigen_test_files_with_gt.txt', eval_crop='eigen',
-                 pipeline=kitti_test_pipeline))
-test_evaluator = dict(type='AffineInvariantDepthMetric', benchmark='kitti',
-                      alignment='least_square_disparity')
+    dataset=dict(
+        type='KITTIEigenDataset',
+        data_root=kitti_data_root,
+        ann_file='eigen_test_files_with_gt.txt',
+        eval_crop='eigen',
+        pipeline=kitti_test_pipeline,
+    ),
+)
+test_evaluator = dict(
+    type='AffineInvariantDepthMetric', benchmark='kitti', alignment='least_square_disparity'
+)

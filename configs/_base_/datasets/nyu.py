@@ -16,9 +16,12 @@ test_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='NYUv2Dataset', data_root=nyu_data_root, ann_file='',
-                 pipeline=nyu_test_pipeline))
-test_evaluator = dict(type='AffineInvariantDepthMetric', benchmark='nyu',
-                      alignment='least_square_disparity')
+    dataset=dict(
+        type='NYUv2Dataset', data_root=nyu_data_root, ann_file='', pipeline=nyu_test_pipeline
+    ),
+)
+test_evaluator = dict(
+    type='AffineInvariantDepthMetric', benchmark='nyu', alignment='least_square_disparity'
+)
 val_dataloader = test_dataloader
 val_evaluator = test_evaluator

@@ -10,10 +10,14 @@ canvas_size = 2 * train_size
 shared_min_side = 644  # the shared crop's smallest side (px), paper section 4.1
 train_pipeline = [
     dict(type='ResizeCanvas', size=(canvas_size, canvas_size)),
-    dict(type='CrossContextCrops', shared_scale=(shared_min_side / canvas_size, 1.0),
-         shared_aspect=(1.0, 1.0), num_local=2,
-         local_scale=(train_size / canvas_size, train_size / canvas_size),
-         local_min_overlap=0.2),
+    dict(
+        type='CrossContextCrops',
+        shared_scale=(shared_min_side / canvas_size, 1.0),
+        shared_aspect=(1.0, 1.0),
+        num_local=2,
+        local_scale=(train_size / canvas_size, train_size / canvas_size),
+        local_min_overlap=0.2,
+    ),
     dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes')),
 ]
 train_dataloader = dict(
@@ -21,4 +25,5 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type='UnlabeledImageDataset', data_root=sa1b_root, pipeline=train_pipeline))
+    dataset=dict(type='UnlabeledImageDataset', data_root=sa1b_root, pipeline=train_pipeline),
+)

@@ -15,7 +15,13 @@ test_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ScanNetDataset', data_root=scannet_data_root, ann_file='',
-                 pipeline=scannet_test_pipeline))
-test_evaluator = dict(type='AffineInvariantDepthMetric', benchmark='scannet',
-                      alignment='least_square_disparity')
+    dataset=dict(
+        type='ScanNetDataset',
+        data_root=scannet_data_root,
+        ann_file='',
+        pipeline=scannet_test_pipeline,
+    ),
+)
+test_evaluator = dict(
+    type='AffineInvariantDepthMetric', benchmark='scannet', alignment='least_square_disparity'
+)

@@ -10,6 +10,7 @@ model = dict(
     use_bn=False,
     use_clstoken=False,
     fused_attn=True,
-    checkpoint=None)
+    checkpoint=None,
+)
 # data_preprocessor: the estimator's default, DepthDataPreprocessor with the ImageNet
 # mean/std of the package (one constant; override with model.data_preprocessor)

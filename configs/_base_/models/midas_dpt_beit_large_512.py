@@ -13,5 +13,5 @@ model = dict(
     net_size=512,
     keep_aspect_ratio=True,
     checkpoint=None,
-    data_preprocessor=dict(type='DepthDataPreprocessor', mean=[0.5, 0.5, 0.5],
-                           std=[0.5, 0.5, 0.5]))
+    data_preprocessor=dict(type='DepthDataPreprocessor', mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]),
+)

@@ -12,5 +12,5 @@ model = dict(
     net_size=256,
     keep_aspect_ratio=False,
     checkpoint=None,
-    data_preprocessor=dict(type='DepthDataPreprocessor', mean=[0.5, 0.5, 0.5],
-                           std=[0.5, 0.5, 0.5]))
+    data_preprocessor=dict(type='DepthDataPreprocessor', mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]),
+)

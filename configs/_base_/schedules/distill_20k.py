@@ -12,7 +12,8 @@ optim_wrapper = dict(
     type='SkipNonFiniteOptimWrapper',  # a non-finite loss skips the update, logged
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={'student.pretrained': dict(lr_mult=0.1)}),
-    clip_grad=dict(max_norm=1.0))
+    clip_grad=dict(max_norm=1.0),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=500),
     dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=500, end=max_iters),

@@ -20,4 +20,5 @@ teacher = dict(
     dtype='auto',  # float32 on CPU, bf16 (fp16 where bf16 is missing) on CUDA
     depth_offset=0.1,  # depth -> disparity: assumed far/near depth ratio 1 + 1 / 0.1 = 11
     seed=0,
-    batch_size=None)  # views x ensemble members per forward pass; None: all at once
+    batch_size=None,
+)  # views x ensemble members per forward pass; None: all at once

@@ -1,4 +1,5 @@
 """Sampling of the cross-context views (boxes only; pixels are cut on the device)."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -62,14 +63,21 @@ class CrossContextCrops(BaseTransform):
             datasets, and the transform reads ``torch.initial_seed()`` when built).
     """
 
-    def __init__(self, shared_scale: Sequence[float] = (0.5, 1.0),
-                 shared_aspect: Sequence[float] = (1.0, 1.0), num_local: int = 2,
-                 local_scale: Sequence[float] = (0.4, 0.6), local_min_overlap: float = 0.2,
-                 max_tries: int = 20, seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        shared_scale: Sequence[float] = (0.5, 1.0),
+        shared_aspect: Sequence[float] = (1.0, 1.0),
+        num_local: int = 2,
+        local_scale: Sequence[float] = (0.4, 0.6),
+        local_min_overlap: float = 0.2,
+        max_tries: int = 20,
+        seed: Optional[int] = None,
+    ) -> None:
         for name, rng in (('shared_scale', shared_scale), ('local_scale', local_scale)):
             if not 0 < rng[0] <= rng[1] <= 1:
-                raise ValueError(f'CrossContextCrops: {name} must satisfy 0 < lo <= hi <= 1, '
-                                 f'got {tuple(rng)}')
+                raise ValueError(
+                    f'CrossContextCrops: {name} must satisfy 0 < lo <= hi <= 1, got {tuple(rng)}'
+                )
         if not 0 < shared_aspect[0] <= shared_aspect[1]:
             raise ValueError(f'CrossContextCrops: bad shared_aspect {tuple(shared_aspect)}')
         if not 0 <= local_min_overlap < 1:
@@ -90,15 +98,21 @@ class CrossContextCrops(BaseTransform):
         slot = 0 if index is None else int(index) + 1
         if slot >= len(self._draws):
             grown = np.zeros(max(slot + 1, 2 * len(self._draws)), dtype=np.uint32)
-            grown[:len(self._draws)] = self._draws
+            grown[: len(self._draws)] = self._draws
             self._draws = grown
         draw = int(self._draws[slot])
         self._draws[slot] += 1
         return np.random.default_rng([self.seed, slot, draw])
 
     @staticmethod
-    def _place(rng: np.random.Generator, w: float, h: float, img_w: int, img_h: int,
-               center: Optional[Tuple[float, float]] = None) -> np.ndarray:
+    def _place(
+        rng: np.random.Generator,
+        w: float,
+        h: float,
+        img_w: int,
+        img_h: int,
+        center: Optional[Tuple[float, float]] = None,
+    ) -> np.ndarray:
         """A box of size (w, h) at a random position, or centred on ``center``."""
         if center is None:
             x1 = rng.uniform(0, img_w - w)
@@ -131,8 +145,14 @@ class CrossContextCrops(BaseTransform):
                     box = self._place(rng, side, side, img_w, img_h)
                 else:
                     # pull the crop onto the previous one: full overlap is always valid
-                    box = self._place(rng, side, side, img_w, img_h,
-                                      center=((prev[0] + prev[2]) / 2, (prev[1] + prev[3]) / 2))
+                    box = self._place(
+                        rng,
+                        side,
+                        side,
+                        img_w,
+                        img_h,
+                        center=((prev[0] + prev[2]) / 2, (prev[1] + prev[3]) / 2),
+                    )
             boxes.append(box)
         return np.stack(boxes) if boxes else np.zeros((0, 4), dtype=np.float32)
 
@@ -144,7 +164,9 @@ class CrossContextCrops(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(shared_scale={self.shared_scale}, '
-                f'shared_aspect={self.shared_aspect}, num_local={self.num_local}, '
-                f'local_scale={self.local_scale}, local_min_overlap={self.local_min_overlap}, '
-                f'seed={self.seed})')
+        return (
+            f'{self.__class__.__name__}(shared_scale={self.shared_scale}, '
+            f'shared_aspect={self.shared_aspect}, num_local={self.num_local}, '
+            f'local_scale={self.local_scale}, local_min_overlap={self.local_min_overlap}, '
+            f'seed={self.seed})'
+        )

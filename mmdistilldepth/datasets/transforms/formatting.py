@@ -1,4 +1,5 @@
 """Pack a sample dict into the model's ``inputs`` and a :class:`DepthDataSample`."""
+
 from __future__ import annotations
 
 from typing import Sequence

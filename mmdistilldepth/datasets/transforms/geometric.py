@@ -1,4 +1,5 @@
 """Resizing for the network and the KITTI benchmark crop. Ground truth is never resized."""
+
 from __future__ import annotations
 
 import cv2
@@ -55,8 +56,9 @@ class ResizeForDepthModel(BaseTransform):
 def kb_crop_box(height: int, width: int) -> tuple:
     """The KITTI benchmark crop (top, left, 352, 1216): bottom rows, centred columns."""
     if height < KB_CROP_HEIGHT or width < KB_CROP_WIDTH:
-        raise ValueError(f'KB crop needs at least {KB_CROP_HEIGHT}x{KB_CROP_WIDTH}, '
-                         f'got {height}x{width}')
+        raise ValueError(
+            f'KB crop needs at least {KB_CROP_HEIGHT}x{KB_CROP_WIDTH}, got {height}x{width}'
+        )
     return height - KB_CROP_HEIGHT, int((width - KB_CROP_WIDTH) / 2), KB_CROP_HEIGHT, KB_CROP_WIDTH
 
 
@@ -78,7 +80,8 @@ class KBCrop(BaseTransform):
         for key in self.KEYS:
             if key in results:
                 results[key] = np.ascontiguousarray(
-                    results[key][top:top + height, left:left + width])
+                    results[key][top : top + height, left : left + width]
+                )
         results['ori_shape'] = (height, width)
         results['img_shape'] = (height, width)
         results['kb_crop'] = (top, left)

@@ -1,4 +1,5 @@
 """Decode images and depth ground truth from the files a sample dict names."""
+
 from __future__ import annotations
 
 import os.path as osp
@@ -40,8 +41,10 @@ def read_raw_float32_depth(path: str, shape: Sequence[int]) -> np.ndarray:
     depth = np.fromfile(path, dtype='<f4')
     if depth.size != height * width:
         raise UnreadableFileError(
-            path, f'holds {depth.size} float32 values, but the image is {height}x{width} '
-            f'(= {height * width}); the file is truncated or belongs to another image')
+            path,
+            f'holds {depth.size} float32 values, but the image is {height}x{width} '
+            f'(= {height * width}); the file is truncated or belongs to another image',
+        )
     depth = depth.reshape(height, width).astype(np.float32)
     depth[np.isinf(depth)] = 0.0
     return depth
@@ -57,8 +60,9 @@ def read_npy_depth(path: str) -> np.ndarray:
         raise UnreadableFileError(path, f'not a readable .npy array ({exc})') from None
     depth = np.squeeze(depth)
     if depth.ndim != 2:
-        raise UnreadableFileError(path, f'expected a single-channel depth map, got shape '
-                                  f'{depth.shape}')
+        raise UnreadableFileError(
+            path, f'expected a single-channel depth map, got shape {depth.shape}'
+        )
     return depth.astype(np.float32)
 
 
@@ -102,18 +106,26 @@ class LoadDepthAnnotation(BaseTransform):
             Default: True for ``'diode'``, else False.
     """
 
-    def __init__(self, format: str = 'png', scale: Optional[float] = None,
-                 shape: Optional[Sequence[int]] = None,
-                 with_mask: Optional[bool] = None) -> None:
+    def __init__(
+        self,
+        format: str = 'png',
+        scale: Optional[float] = None,
+        shape: Optional[Sequence[int]] = None,
+        with_mask: Optional[bool] = None,
+    ) -> None:
         preset = BENCHMARK_DEPTH_FORMATS.get(format, dict(format=format))
         self.format = preset['format']
         if self.format not in DEPTH_FORMATS:
-            raise ValueError(f'unknown depth format {format!r}; choose one of '
-                             f'{DEPTH_FORMATS + tuple(BENCHMARK_DEPTH_FORMATS)}')
+            raise ValueError(
+                f'unknown depth format {format!r}; choose one of '
+                f'{DEPTH_FORMATS + tuple(BENCHMARK_DEPTH_FORMATS)}'
+            )
         scale = preset.get('scale') if scale is None else scale
         if self.format == 'png' and scale is None:
-            raise ValueError("LoadDepthAnnotation(format='png') needs scale (1000 for "
-                             'millimetre PNGs, 256 for KITTI)')
+            raise ValueError(
+                "LoadDepthAnnotation(format='png') needs scale (1000 for "
+                'millimetre PNGs, 256 for KITTI)'
+            )
         self.scale = None if scale is None else float(scale)
         self.shape = tuple(shape) if shape is not None else None
         self.with_mask = preset.get('with_mask', False) if with_mask is None else with_mask
@@ -126,8 +138,10 @@ class LoadDepthAnnotation(BaseTransform):
             return read_npy_depth(path)
         shape = self.shape or results.get('ori_shape')
         if shape is None:
-            raise KeyError("LoadDepthAnnotation(format='raw_float32') needs the depth's "
-                           '(H, W): put LoadRGBImage before it, or give shape=(H, W)')
+            raise KeyError(
+                "LoadDepthAnnotation(format='raw_float32') needs the depth's "
+                '(H, W): put LoadRGBImage before it, or give shape=(H, W)'
+            )
         return read_raw_float32_depth(path, shape)
 
     def transform(self, results: dict) -> dict:
@@ -139,11 +153,14 @@ class LoadDepthAnnotation(BaseTransform):
                 raise UnreadableFileError(mask_path, 'no such depth-mask file')
             mask = np.squeeze(np.load(mask_path)).astype(bool)
             if mask.shape != depth.shape:
-                raise UnreadableFileError(mask_path, f'mask shape {mask.shape} differs from '
-                                          f'the depth shape {depth.shape}')
+                raise UnreadableFileError(
+                    mask_path, f'mask shape {mask.shape} differs from the depth shape {depth.shape}'
+                )
             results['gt_valid_mask'] = mask
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(format={self.format!r}, scale={self.scale}, '
-                f'shape={self.shape}, with_mask={self.with_mask})')
+        return (
+            f'{self.__class__.__name__}(format={self.format!r}, scale={self.scale}, '
+            f'shape={self.shape}, with_mask={self.with_mask})'
+        )

@@ -1,4 +1,5 @@
 """MiDaS v3.1's test-time resize of ``img`` (the "minimal" rule, multiple of 32)."""
+
 from __future__ import annotations
 
 import cv2
@@ -24,26 +25,30 @@ class ResizeForMiDaS(BaseTransform):
         multiple (int): output sides are multiples of it (32).
     """
 
-    def __init__(self, size: int = 512, keep_aspect_ratio: bool = True,
-                 multiple: int = 32) -> None:
+    def __init__(self, size: int = 512, keep_aspect_ratio: bool = True, multiple: int = 32) -> None:
         self.size = int(size)
         self.keep_aspect_ratio = bool(keep_aspect_ratio)
         self.multiple = int(multiple)
 
     def transform(self, results: dict) -> dict:
         from mmdistilldepth.models.estimators.midas import midas_input_size
+
         img = results['img']
         if img.dtype == np.uint8:
             img = img / 255.0
         height, width = img.shape[:2]
-        new_h, new_w = midas_input_size(height, width, self.size, self.keep_aspect_ratio,
-                                        self.multiple)
-        results['img'] = cv2.resize(img, (new_w, new_h),
-                                    interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        new_h, new_w = midas_input_size(
+            height, width, self.size, self.keep_aspect_ratio, self.multiple
+        )
+        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_CUBIC).astype(
+            np.float32
+        )
         results['img_shape'] = (new_h, new_w)
         results['scale_factor'] = (new_w / width, new_h / height)
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(size={self.size}, '
-                f'keep_aspect_ratio={self.keep_aspect_ratio}, multiple={self.multiple})')
+        return (
+            f'{self.__class__.__name__}(size={self.size}, '
+            f'keep_aspect_ratio={self.keep_aspect_ratio}, multiple={self.multiple})'
+        )

@@ -1,4 +1,5 @@
 """Bring training images of any size to one canvas size, so that batches stack."""
+
 from __future__ import annotations
 
 from typing import Sequence, Tuple
@@ -55,17 +56,18 @@ class ResizeCanvas(BaseTransform):
         img = results['img']
         ch, cw = self.size
         top, left, wh, ww = cover_window(img.shape[:2], self.size)
-        window = img[top:top + wh, left:left + ww]
+        window = img[top : top + wh, left : left + ww]
         if (wh, ww) != (ch, cw):
             interp = cv2.INTER_AREA if wh > ch else cv2.INTER_CUBIC
             window = cv2.resize(window, (cw, ch), interpolation=interp)
         results['img'] = np.ascontiguousarray(window)
         for key in ('gt_depth', 'gt_valid_mask'):
             if key in results:
-                value = results[key][top:top + wh, left:left + ww]
+                value = results[key][top : top + wh, left : left + ww]
                 if (wh, ww) != (ch, cw):
-                    value = cv2.resize(value.astype(np.float32), (cw, ch),
-                                       interpolation=cv2.INTER_NEAREST).astype(value.dtype)
+                    value = cv2.resize(
+                        value.astype(np.float32), (cw, ch), interpolation=cv2.INTER_NEAREST
+                    ).astype(value.dtype)
                 results[key] = np.ascontiguousarray(value)
         results['img_shape'] = self.size
         return results

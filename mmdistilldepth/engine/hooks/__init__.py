@@ -5,6 +5,13 @@ from .progress_bar_hook import ProgressBarHook
 from .validate_at_start_hook import ValidateAtStartHook
 from .worst_images_visualization_hook import WorstImagesVisualizationHook
 
-__all__ = ['AtomicCheckpointHook', 'BenchmarkReportHook', 'ValidateAtStartHook',
-           'DepthVisualizationHook', 'ProgressBarHook', 'WorstImagesVisualizationHook',
-           'colorize', 'depth_panel']
+__all__ = [
+    'AtomicCheckpointHook',
+    'BenchmarkReportHook',
+    'ValidateAtStartHook',
+    'DepthVisualizationHook',
+    'ProgressBarHook',
+    'WorstImagesVisualizationHook',
+    'colorize',
+    'depth_panel',
+]

@@ -1,4 +1,5 @@
 """MMEngine's CheckpointHook, with saves that a kill cannot leave half-written."""
+
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mmdistilldepth.registry import HOOKS
+
 from ..checkpoint_io import atomic_write_text, stale_temporary_files
 
 
@@ -42,13 +44,13 @@ class AtomicCheckpointHook(CheckpointHook):
             for folder in {self.out_dir, runner.work_dir}:
                 for path in stale_temporary_files(folder):
                     os.remove(path)
-                    runner.logger.warning(f'removed {path}, the leftover of a checkpoint '
-                                          'save that was interrupted')
+                    runner.logger.warning(
+                        f'removed {path}, the leftover of a checkpoint save that was interrupted'
+                    )
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         expired = []
-        if self.max_keep_ckpts > 0 and (not self.keep_ckpt_ids
-                                        or self.keep_ckpt_ids[-1] != step):
+        if self.max_keep_ckpts > 0 and (not self.keep_ckpt_ids or self.keep_ckpt_ids[-1] != step):
             while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
                 expired.append(self.keep_ckpt_ids.popleft())
             self.keep_ckpt_ids.append(step)
@@ -59,11 +61,16 @@ class AtomicCheckpointHook(CheckpointHook):
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         runner.save_checkpoint(
-            self.out_dir, filename, self.file_client_args,
+            self.out_dir,
+            filename,
+            self.file_client_args,
             save_optimizer=self.save_optimizer,
             save_param_scheduler=self.save_param_scheduler,
-            meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args,
-            **self.args)
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args,
+        )
         if not is_main_process():
             return
         atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'), str(self.last_ckpt))

@@ -1,4 +1,5 @@
 """The zero-shot report of a test run: metrics.json and the Table-5 style table."""
+
 from __future__ import annotations
 
 import json
@@ -62,5 +63,7 @@ class BenchmarkReportHook(Hook):
     def after_run(self, runner) -> None:
         if is_main_process() and self.results:
             table = markdown_table(self._name(runner), self.results)
-            runner.logger.info(f'zero-shot results (Table 5 layout):\n{table}\n'
-                               f'results written to {self.out_dir or runner.work_dir}')
+            runner.logger.info(
+                f'zero-shot results (Table 5 layout):\n{table}\n'
+                f'results written to {self.out_dir or runner.work_dir}'
+            )

@@ -1,4 +1,5 @@
 """Pictures of what the student learns from: RGB | teacher | student | error."""
+
 from __future__ import annotations
 
 from typing import Dict
@@ -15,8 +16,9 @@ from mmdistilldepth.visualization import colorize, panel_row, robust_range
 __all__ = ['DepthVisualizationHook', 'depth_panel', 'colorize']  # colorize: the old path
 
 
-def depth_panel(rgb: torch.Tensor, teacher: torch.Tensor, student: torch.Tensor,
-                caption: str = None) -> np.ndarray:
+def depth_panel(
+    rgb: torch.Tensor, teacher: torch.Tensor, student: torch.Tensor, caption: str = None
+) -> np.ndarray:
     """One labelled row: RGB | teacher | student | error, with colour bars.
 
     The student is aligned to the teacher by a least-squares scale and shift first
@@ -41,15 +43,21 @@ def depth_panel(rgb: torch.Tensor, teacher: torch.Tensor, student: torch.Tensor,
     t = t.double().numpy()
     low, high = robust_range(t)
     diff_range = (0.0, max(high - low, 1e-12) * 0.25)
-    image = (rgb.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(
-        np.uint8)
-    return panel_row([
-        (image, 'RGB', None, 'inferno'),
-        (colorize(t, value_range=(low, high)), 'teacher', (low, high), 'inferno'),
-        (colorize(aligned, value_range=(low, high)), 'student', (low, high), 'inferno'),
-        (colorize(np.abs(aligned - t), value_range=diff_range, colormap='viridis'), 'error',
-         diff_range, 'viridis'),
-    ], caption=caption)
+    image = (rgb.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    return panel_row(
+        [
+            (image, 'RGB', None, 'inferno'),
+            (colorize(t, value_range=(low, high)), 'teacher', (low, high), 'inferno'),
+            (colorize(aligned, value_range=(low, high)), 'student', (low, high), 'inferno'),
+            (
+                colorize(np.abs(aligned - t), value_range=diff_range, colormap='viridis'),
+                'error',
+                diff_range,
+                'viridis',
+            ),
+        ],
+        caption=caption,
+    )
 
 
 @HOOKS.register_module()
@@ -90,12 +98,15 @@ class DepthVisualizationHook(Hook):
         if model is None or not model.record_visuals or not model.visuals:
             return
         v: Dict[str, torch.Tensor] = model.visuals
-        rows = [depth_panel(v['shared_rgb'], v['shared_teacher'], v['shared_student'],
-                            'shared context')]
+        rows = [
+            depth_panel(v['shared_rgb'], v['shared_teacher'], v['shared_student'], 'shared context')
+        ]
         if 'local_rgb' in v:
-            rows.append(depth_panel(v['local_rgb'], v['local_teacher'], v['local_student'],
-                                    'local patch'))
-        runner.visualizer.add_image('distillation', np.concatenate(rows, axis=0),
-                                    step=runner.iter + 1)
+            rows.append(
+                depth_panel(v['local_rgb'], v['local_teacher'], v['local_student'], 'local patch')
+            )
+        runner.visualizer.add_image(
+            'distillation', np.concatenate(rows, axis=0), step=runner.iter + 1
+        )
         model.record_visuals = False
         model.visuals = {}

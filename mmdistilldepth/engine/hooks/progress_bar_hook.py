@@ -1,4 +1,5 @@
 """A progress bar over the test iterations."""
+
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from tqdm import tqdm
@@ -16,9 +17,12 @@ class ProgressBarHook(Hook):
         self.bar = None
 
     def before_test_epoch(self, runner) -> None:
-        self.bar = tqdm(total=len(runner.test_loop.dataloader),
-                        desc=getattr(runner.test_loop, 'benchmark', 'test'),
-                        disable=not is_main_process(), dynamic_ncols=True)
+        self.bar = tqdm(
+            total=len(runner.test_loop.dataloader),
+            desc=getattr(runner.test_loop, 'benchmark', 'test'),
+            disable=not is_main_process(),
+            dynamic_ncols=True,
+        )
 
     def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if self.bar is not None:

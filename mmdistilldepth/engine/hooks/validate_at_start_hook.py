@@ -1,4 +1,5 @@
 """Validate once before training, so the log shows where the student started."""
+
 from mmengine.hooks import Hook
 
 from mmdistilldepth.registry import HOOKS

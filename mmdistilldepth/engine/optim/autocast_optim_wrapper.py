@@ -1,4 +1,5 @@
 """Mixed precision on any device: bf16 autocast on the CPU, where AmpOptimWrapper refuses."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -7,10 +8,12 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from mmdistilldepth.registry import OPTIM_WRAPPERS
+
 from .nonfinite_guard import NonFiniteGuardMixin
 
-_DTYPES = dict(bfloat16=torch.bfloat16, bf16=torch.bfloat16, float16=torch.float16,
-               fp16=torch.float16)
+_DTYPES = dict(
+    bfloat16=torch.bfloat16, bf16=torch.bfloat16, float16=torch.float16, fp16=torch.float16
+)
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -34,8 +37,9 @@ class AutocastOptimWrapper(NonFiniteGuardMixin, OptimWrapper):
     def __init__(self, dtype: str = 'bfloat16', **kwargs) -> None:
         super().__init__(**kwargs)
         if dtype not in _DTYPES:
-            raise ValueError(f'AutocastOptimWrapper: dtype must be one of {sorted(_DTYPES)}, '
-                             f'got {dtype!r}')
+            raise ValueError(
+                f'AutocastOptimWrapper: dtype must be one of {sorted(_DTYPES)}, got {dtype!r}'
+            )
         self.cast_dtype = _DTYPES[dtype]
 
     @contextmanager

@@ -1,4 +1,5 @@
 """Skip an update whose loss or gradients are not finite, count it, and go on."""
+
 from __future__ import annotations
 
 import logging
@@ -55,26 +56,39 @@ class NonFiniteGuardMixin:
         self.message_hub.update_scalar(NONFINITE_KEY, total)
         iteration = self.message_hub.get_info('iter')
         where = f'iteration {iteration}' if iteration is not None else 'an update'
-        print_log(f'{where}: skipped the optimizer update, {reason} ({total} skipped in '
-                  'this run)', logger='current', level=logging.WARNING)
+        print_log(
+            f'{where}: skipped the optimizer update, {reason} ({total} skipped in this run)',
+            logger='current',
+            level=logging.WARNING,
+        )
 
     def _skip_reason(self) -> str:
         if self._loss_not_finite is not None:
             return f'the loss is {self._loss_not_finite}'
         if get_world_size() > 1:
-            return ('a gradient is not finite after averaging over the ranks (a non-finite '
-                    'loss on another rank, or an overflow)')
+            return (
+                'a gradient is not finite after averaging over the ranks (a non-finite '
+                'loss on another rank, or an overflow)'
+            )
         return 'a gradient is not finite'
 
     def _grads_finite(self) -> bool:
-        grads = [p.grad for group in self.optimizer.param_groups for p in group['params']
-                 if p.grad is not None]
+        grads = [
+            p.grad
+            for group in self.optimizer.param_groups
+            for p in group['params']
+            if p.grad is not None
+        ]
         if not grads:
             return True
         return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
 
-    def update_params(self, loss: torch.Tensor, step_kwargs: Optional[Dict] = None,
-                      zero_kwargs: Optional[Dict] = None) -> None:
+    def update_params(
+        self,
+        loss: torch.Tensor,
+        step_kwargs: Optional[Dict] = None,
+        zero_kwargs: Optional[Dict] = None,
+    ) -> None:
         """``OptimWrapper.update_params``; the step is skipped when anything is not finite."""
         skipped_before = self.nonfinite_skipped
         self._loss_not_finite = None

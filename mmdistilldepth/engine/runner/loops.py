@@ -1,4 +1,5 @@
 """A test loop over several benchmarks: one MMEngine ``TestLoop`` epoch each."""
+
 from __future__ import annotations
 
 from typing import Dict, Optional
@@ -32,14 +33,16 @@ class MultiBenchmarkTestLoop(BaseLoop):
         dict: ``{name: {metric: value}}``.
     """
 
-    def __init__(self, runner, dataloader, evaluator, benchmarks: Optional[Dict] = None,
-                 fp16: bool = False) -> None:
+    def __init__(
+        self, runner, dataloader, evaluator, benchmarks: Optional[Dict] = None, fp16: bool = False
+    ) -> None:
         if not benchmarks:
             name = evaluator.get('benchmark') if isinstance(evaluator, dict) else None
             benchmarks = {name or 'test': dict(dataloader=dataloader, evaluator=evaluator)}
         self.loops: Dict[str, TestLoop] = {
             name: TestLoop(runner, spec['dataloader'], spec['evaluator'], fp16=fp16)
-            for name, spec in benchmarks.items()}
+            for name, spec in benchmarks.items()
+        }
         self.benchmark = next(iter(self.loops))
         super().__init__(runner, self.loops[self.benchmark].dataloader)
         self.evaluator = self.loops[self.benchmark].evaluator

@@ -1,4 +1,5 @@
 """MMEngine's Runner with a console that shows the run, not the config."""
+
 from __future__ import annotations
 
 import logging
@@ -39,13 +40,14 @@ class ConsoleFormatter(logging.Formatter):
         msg = record.msg
         if isinstance(msg, str) and msg.startswith(ENVIRONMENT_MESSAGE) and RUNTIME_PART in msg:
             record = logging.makeLogRecord(record.__dict__)
-            record.msg = msg[msg.index(RUNTIME_PART):].rstrip('-\n') + '\n'
+            record.msg = msg[msg.index(RUNTIME_PART) :].rstrip('-\n') + '\n'
         return self.inner.format(record)
 
 
 def _is_console(handler: logging.Handler) -> bool:
     return isinstance(handler, logging.StreamHandler) and not isinstance(
-        handler, logging.FileHandler)
+        handler, logging.FileHandler
+    )
 
 
 @RUNNERS.register_module()
@@ -64,11 +66,18 @@ class DepthRunner(Runner):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         name = osp.basename(self.cfg.filename) if self.cfg.filename else f'{self.timestamp}.py'
-        self.logger.info(f'config: {osp.join(self.work_dir, name)}; environment, config and '
-                         f'hooks: {osp.join(self.log_dir, self.timestamp + ".log")}')
+        self.logger.info(
+            f'config: {osp.join(self.work_dir, name)}; environment, config and '
+            f'hooks: {osp.join(self.log_dir, self.timestamp + ".log")}'
+        )
 
-    def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
-                        revise_keys=[(r'^module.', '')]):
+    def load_checkpoint(
+        self,
+        filename: str,
+        map_location='cpu',
+        strict: bool = False,
+        revise_keys=[(r'^module.', '')],
+    ):
         """MMEngine's ``load_checkpoint``, refusing a file with none of the model's weights.
 
         With ``strict=False`` (how ``load_from`` loads) MMEngine only warns about
@@ -82,23 +91,26 @@ class DepthRunner(Runner):
         state = checkpoint.get('state_dict', checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         expected = set(model.state_dict())
-        found = {k[len('module.'):] if k.startswith('module.') else k for k in state}
+        found = {k[len('module.') :] if k.startswith('module.') else k for k in state}
         if expected and not expected & found:
             raise UserInputError(
                 f"checkpoint {filename} holds none of this model's weights (its keys look "
                 f"like {next(iter(found), '<empty>')!r}, the model's like "
                 f'{next(iter(expected))!r}); give a checkpoint of this config, or official '
                 "weights through the model's own checkpoint field (--cfg-options "
-                'model.checkpoint=PATH)')
+                'model.checkpoint=PATH)'
+            )
         return checkpoint
 
     def build_logger(self, log_level='INFO', log_file=None, **kwargs):
         """MMEngine's logger; its console handlers get :class:`FileOnlyFilter` and
-        :class:`ConsoleFormatter`."""
+        :class:`ConsoleFormatter`.
+        """
         logger = super().build_logger(log_level=log_level, log_file=log_file, **kwargs)
         for handler in logger.handlers:
-            if _is_console(handler) and not any(isinstance(f, FileOnlyFilter)
-                                                for f in handler.filters):
+            if _is_console(handler) and not any(
+                isinstance(f, FileOnlyFilter) for f in handler.filters
+            ):
                 handler.addFilter(FileOnlyFilter())
                 handler.setFormatter(ConsoleFormatter(handler.formatter))
         return logger

@@ -1,4 +1,5 @@
 """The test sets of ``tools/test.py``: the config's own, or the community benchmarks."""
+
 from __future__ import annotations
 
 import copy
@@ -11,8 +12,12 @@ from mmdistilldepth.registry import DATASETS
 from mmdistilldepth.utils.cli import UserInputError
 
 #: ``configs/_base_/datasets/<name>.py`` holds each benchmark's test set.
-DATASET_CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__))))), 'configs', '_base_', 'datasets')
+DATASET_CONFIGS = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+    'configs',
+    '_base_',
+    'datasets',
+)
 METRIC_TYPE = 'AffineInvariantDepthMetric'
 
 
@@ -23,12 +28,15 @@ def parse_data_roots(values: List[str], names: List[str]) -> Dict[str, str]:
         name, sep, folder = value.partition('=')
         if not sep:
             if len(names) != 1 or len(values) != 1:
-                raise UserInputError(f'--data-root {value}: with several benchmarks give '
-                                     'NAME=DIR for each, e.g. --data-root nyu=data/nyuv2')
+                raise UserInputError(
+                    f'--data-root {value}: with several benchmarks give '
+                    'NAME=DIR for each, e.g. --data-root nyu=data/nyuv2'
+                )
             name, folder = names[0], value
         if name not in names:
-            raise UserInputError(f'--data-root {value}: {name!r} is not among the evaluated '
-                                 f'benchmarks {names}')
+            raise UserInputError(
+                f'--data-root {value}: {name!r} is not among the evaluated benchmarks {names}'
+            )
         roots[name] = folder
     return roots
 
@@ -46,8 +54,9 @@ def benchmark_test_sets(cfg: Config, names: List[str]) -> Dict[str, dict]:
     when they are given.
     """
     own_loader = cfg.get('test_dataloader') or {}
-    own_resize = find_transform(own_loader.get('dataset', {}).get('pipeline'),
-                                'ResizeForDepthModel')
+    own_resize = find_transform(
+        own_loader.get('dataset', {}).get('pipeline'), 'ResizeForDepthModel'
+    )
     own_metric = cfg.get('test_evaluator') or {}
     if isinstance(own_metric, list):
         own_metric = own_metric[0] if own_metric else {}
@@ -71,16 +80,20 @@ def benchmark_test_sets(cfg: Config, names: List[str]) -> Dict[str, dict]:
 def own_test_set(cfg: Config) -> Dict[str, dict]:
     """{name: dict(dataloader, evaluator)} of the config's own test set."""
     if not cfg.get('test_dataloader') or not cfg.get('test_evaluator'):
-        raise UserInputError('the config has no test_dataloader/test_evaluator; choose '
-                             'benchmarks with --benchmarks nyu kitti eth3d diode scannet')
+        raise UserInputError(
+            'the config has no test_dataloader/test_evaluator; choose '
+            'benchmarks with --benchmarks nyu kitti eth3d diode scannet'
+        )
     evaluator = cfg.test_evaluator
     name = (evaluator.get('benchmark') if isinstance(evaluator, dict) else None) or 'test'
-    return {name: dict(dataloader=copy.deepcopy(cfg.test_dataloader),
-                       evaluator=copy.deepcopy(evaluator))}
+    return {
+        name: dict(
+            dataloader=copy.deepcopy(cfg.test_dataloader), evaluator=copy.deepcopy(evaluator)
+        )
+    }
 
 
-def prepare_test_sets(test_sets: Dict[str, dict], roots: Dict[str, str],
-                      work_dir: str) -> None:
+def prepare_test_sets(test_sets: Dict[str, dict], roots: Dict[str, str], work_dir: str) -> None:
     """Point each test set at its data folder and its per-image CSV; check the folders."""
     for name, spec in test_sets.items():
         dataset = spec['dataloader'].dataset
@@ -91,7 +104,8 @@ def prepare_test_sets(test_sets: Dict[str, dict], roots: Dict[str, str],
         if data_root and not creates_it and not osp.isdir(data_root):
             raise UserInputError(
                 f'{name}: data folder {data_root} does not exist; give it with --data-root '
-                f'{name}=DIR (docs/datasets.md says how to prepare it)')
+                f'{name}=DIR (docs/datasets.md says how to prepare it)'
+            )
         evaluator = spec['evaluator']
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
             if metric.get('type') == METRIC_TYPE:

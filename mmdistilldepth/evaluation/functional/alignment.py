@@ -4,6 +4,7 @@ Follows Marigold's ``align_depth_least_square`` and the two alignment modes of i
 ``eval.py`` (see ``fixtures/README.md`` section 3): the fit runs in float64 and returns
 float32 scale and shift, which are applied in float32 to the whole image.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -49,13 +50,15 @@ def subsample_for_fit(x: torch.Tensor, max_res: Optional[int]) -> torch.Tensor:
     if scale is None:
         return x
     is_bool = x.dtype == torch.bool
-    out = F.interpolate(x[None].float() if is_bool else x[None], scale_factor=scale,
-                        mode='nearest')[0]
+    out = F.interpolate(
+        x[None].float() if is_bool else x[None], scale_factor=scale, mode='nearest'
+    )[0]
     return out.bool() if is_bool else out
 
 
-def fit_scale_shift(pred: torch.Tensor, target: torch.Tensor,
-                    mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+def fit_scale_shift(
+    pred: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Least-squares ``scale, shift`` minimising ``||pred * scale + shift - target||``.
 
     Computed in float64 on the masked pixels (centred normal equations, which equal
@@ -77,9 +80,9 @@ def fit_scale_shift(pred: torch.Tensor, target: torch.Tensor,
     return scale[0], shift[0]
 
 
-def fit_scale_shift_batched(pred: torch.Tensor, target: torch.Tensor,
-                            mask: Optional[torch.Tensor] = None
-                            ) -> Tuple[torch.Tensor, torch.Tensor]:
+def fit_scale_shift_batched(
+    pred: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """:func:`fit_scale_shift` for each item of a batch, in one tensor op.
 
     The same fit (float64, centred normal equations, lstsq's minimum-norm solution
@@ -118,8 +121,9 @@ def fit_scale_shift_batched(pred: torch.Tensor, target: torch.Tensor,
     return scale.float(), shift.float()
 
 
-def fit_target(pred: torch.Tensor, gt: torch.Tensor,
-               mode: str) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+def fit_target(
+    pred: torch.Tensor, gt: torch.Tensor, mode: str
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """What the prediction is fitted to, and which elements may be used (None = all).
 
     ``least_square``: the depth itself. ``least_square_disparity``: ``1 / gt`` (0 where
@@ -132,10 +136,12 @@ def fit_target(pred: torch.Tensor, gt: torch.Tensor,
     return target, positive_gt & (pred > 0)
 
 
-def apply_alignment(pred: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,
-                    mode: str) -> torch.Tensor:
+def apply_alignment(
+    pred: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, mode: str
+) -> torch.Tensor:
     """``pred * scale + shift`` in float32; disparities are clipped to >= 1e-3 and
-    inverted to depth."""
+    inverted to depth.
+    """
     aligned = pred * scale + shift
     if mode == 'least_square_disparity':
         aligned = 1.0 / aligned.clamp(min=MIN_ALIGNED_DISPARITY)
@@ -148,13 +154,19 @@ def _check_mode(mode: str) -> None:
 
 
 def _no_fit_pixel(mode: str) -> NoValidPixelError:
-    return NoValidPixelError(f'no pixel to fit the {mode} alignment on (valid, with '
-                             'positive ground truth and prediction)')
+    return NoValidPixelError(
+        f'no pixel to fit the {mode} alignment on (valid, with '
+        'positive ground truth and prediction)'
+    )
 
 
-def align_depth(pred: torch.Tensor, gt: torch.Tensor, valid_mask: torch.Tensor,
-                mode: str = 'least_square', max_res: Optional[int] = None
-                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def align_depth(
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    valid_mask: torch.Tensor,
+    mode: str = 'least_square',
+    max_res: Optional[int] = None,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Align an affine-invariant prediction to metric ground-truth depth.
 
     Args:
@@ -179,21 +191,25 @@ def align_depth(pred: torch.Tensor, gt: torch.Tensor, valid_mask: torch.Tensor,
     """
     _check_mode(mode)
     if not pred.shape == gt.shape == valid_mask.shape:
-        raise ValueError(f'pred {tuple(pred.shape)}, gt {tuple(gt.shape)} and valid_mask '
-                         f'{tuple(valid_mask.shape)} must have the same (H, W) shape')
+        raise ValueError(
+            f'pred {tuple(pred.shape)}, gt {tuple(gt.shape)} and valid_mask '
+            f'{tuple(valid_mask.shape)} must have the same (H, W) shape'
+        )
     pred, gt = pred.float(), gt.float()
     target, usable = fit_target(pred, gt, mode)
     fit_mask = valid_mask if usable is None else valid_mask & usable
-    fit_pred, fit_target_, fit_mask = (subsample_for_fit(x, max_res)
-                                       for x in (pred, target, fit_mask))
+    fit_pred, fit_target_, fit_mask = (
+        subsample_for_fit(x, max_res) for x in (pred, target, fit_mask)
+    )
     if not bool(fit_mask.any()):
         raise _no_fit_pixel(mode)
     scale, shift = fit_scale_shift(fit_pred, fit_target_, fit_mask)
     return apply_alignment(pred, scale, shift, mode), scale, shift
 
 
-def align_values(pred: torch.Tensor, gt: torch.Tensor, mode: str = 'least_square'
-                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def align_values(
+    pred: torch.Tensor, gt: torch.Tensor, mode: str = 'least_square'
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`align_depth` on the valid pixels only, as 1-D values (no ``max_res``).
 
     The same elements in the same order as ``align_depth(pred_map, gt_map, valid)``

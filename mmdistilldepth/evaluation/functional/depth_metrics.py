@@ -1,4 +1,5 @@
 """Depth-error formulas over the valid pixels of one image (Marigold's ``metric.py``)."""
+
 from __future__ import annotations
 
 import math
@@ -7,12 +8,23 @@ from typing import Dict
 import torch
 
 #: The metrics every depth evaluation returns, in report order.
-METRIC_NAMES = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'log10', 'delta1', 'delta2',
-                'delta3', 'i_rmse', 'silog_rmse')
+METRIC_NAMES = (
+    'abs_rel',
+    'sq_rel',
+    'rmse',
+    'rmse_log',
+    'log10',
+    'delta1',
+    'delta2',
+    'delta3',
+    'i_rmse',
+    'silog_rmse',
+)
 
 
-def depth_error_metrics(pred: torch.Tensor, gt: torch.Tensor,
-                        valid_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+def depth_error_metrics(
+    pred: torch.Tensor, gt: torch.Tensor, valid_mask: torch.Tensor
+) -> Dict[str, torch.Tensor]:
     """All metrics of :data:`METRIC_NAMES` for one image, in float32.
 
     With ``p`` the prediction and ``g`` the ground truth on the ``n`` valid pixels and
@@ -36,8 +48,7 @@ def depth_error_metrics(pred: torch.Tensor, gt: torch.Tensor,
     return depth_error_metrics_of_values(pred[valid_mask], gt[valid_mask])
 
 
-def depth_error_metrics_of_values(pred: torch.Tensor,
-                                  gt: torch.Tensor) -> Dict[str, torch.Tensor]:
+def depth_error_metrics_of_values(pred: torch.Tensor, gt: torch.Tensor) -> Dict[str, torch.Tensor]:
     """:func:`depth_error_metrics` on the valid pixels' values, (N,) each (N >= 1)."""
     p, g = pred.float(), gt.float()
     n = p.numel()
@@ -57,5 +68,5 @@ def depth_error_metrics_of_values(pred: torch.Tensor,
         delta2=(ratio < 1.25**2).sum().float() / n,
         delta3=(ratio < 1.25**3).sum().float() / n,
         i_rmse=torch.sqrt((inv_diff * inv_diff).sum() / n),
-        silog_rmse=torch.sqrt(sum_sq_log - log_diff.sum()**2 / n**2) * 100,
+        silog_rmse=torch.sqrt(sum_sq_log - log_diff.sum() ** 2 / n**2) * 100,
     )

@@ -1,4 +1,5 @@
 """One image through a benchmark's protocol: valid mask, alignment, clipping, metrics."""
+
 from __future__ import annotations
 
 from typing import Dict, NamedTuple, Optional, Tuple
@@ -23,30 +24,44 @@ class AlignedDepth(NamedTuple):
     shift: torch.Tensor
 
 
-def _prepare(pred: torch.Tensor, gt: torch.Tensor, benchmark: str,
-             valid_mask: Optional[torch.Tensor], crop: Optional[str]
-             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _prepare(
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    benchmark: str,
+    valid_mask: Optional[torch.Tensor],
+    crop: Optional[str],
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(H, W) float32 pred and gt on pred's device, and the benchmark's valid mask."""
     pred = pred.reshape(pred.shape[-2:]).float()
     gt = gt.reshape(gt.shape[-2:]).to(device=pred.device, dtype=torch.float32)
     if valid_mask is not None:
         valid_mask = valid_mask.reshape(valid_mask.shape[-2:]).to(pred.device)
     if pred.shape != gt.shape:
-        raise ValueError(f'prediction {tuple(pred.shape)} and ground truth '
-                         f'{tuple(gt.shape)} differ in size: resize the prediction to '
-                         'the ground truth first')
+        raise ValueError(
+            f'prediction {tuple(pred.shape)} and ground truth '
+            f'{tuple(gt.shape)} differ in size: resize the prediction to '
+            'the ground truth first'
+        )
     return pred, gt, benchmark_valid_mask(gt, benchmark, valid_mask, crop=crop)
 
 
 def _max_res(benchmark: str, alignment_max_res: Optional[int]) -> Optional[int]:
-    return (get_protocol(benchmark).alignment_max_res if alignment_max_res is None
-            else alignment_max_res)
+    return (
+        get_protocol(benchmark).alignment_max_res
+        if alignment_max_res is None
+        else alignment_max_res
+    )
 
 
-def align_to_benchmark(pred: torch.Tensor, gt: torch.Tensor, benchmark: str,
-                       alignment: str, valid_mask: Optional[torch.Tensor] = None,
-                       alignment_max_res: Optional[int] = None,
-                       crop: Optional[str] = 'default') -> AlignedDepth:
+def align_to_benchmark(
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    benchmark: str,
+    alignment: str,
+    valid_mask: Optional[torch.Tensor] = None,
+    alignment_max_res: Optional[int] = None,
+    crop: Optional[str] = 'default',
+) -> AlignedDepth:
     """Apply a benchmark's protocol up to the metrics (also used for pictures).
 
     Args:
@@ -75,16 +90,22 @@ def align_to_benchmark(pred: torch.Tensor, gt: torch.Tensor, benchmark: str,
     pred, gt, valid = _prepare(pred, gt, benchmark, valid_mask, crop)
     if not bool(valid.any()):
         raise NoValidPixelError(f'no valid {benchmark} ground-truth pixel')
-    aligned, scale, shift = align_depth(pred, gt, valid, mode=alignment,
-                                        max_res=_max_res(benchmark, alignment_max_res))
+    aligned, scale, shift = align_depth(
+        pred, gt, valid, mode=alignment, max_res=_max_res(benchmark, alignment_max_res)
+    )
     aligned = aligned.clamp(protocol.min_depth, protocol.max_depth).clamp(min=MIN_EVAL_DEPTH)
     return AlignedDepth(aligned, gt, valid, scale, shift)
 
 
-def evaluate_depth(pred: torch.Tensor, gt: torch.Tensor, benchmark: str,
-                   alignment: str, valid_mask: Optional[torch.Tensor] = None,
-                   alignment_max_res: Optional[int] = None,
-                   crop: Optional[str] = 'default') -> Dict[str, torch.Tensor]:
+def evaluate_depth(
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    benchmark: str,
+    alignment: str,
+    valid_mask: Optional[torch.Tensor] = None,
+    alignment_max_res: Optional[int] = None,
+    crop: Optional[str] = 'default',
+) -> Dict[str, torch.Tensor]:
     """Zero-shot metrics of one affine-invariant prediction, community protocol.
 
     Pure torch, on whichever device the tensors are on. Steps: the benchmark's valid
@@ -103,8 +124,9 @@ def evaluate_depth(pred: torch.Tensor, gt: torch.Tensor, benchmark: str,
     """
     if fit_subsample_scale(tuple(gt.shape[-2:]), _max_res(benchmark, alignment_max_res)):
         # the fit runs on a subsampled full map (ETH3D): the general path
-        aligned = align_to_benchmark(pred, gt, benchmark, alignment, valid_mask,
-                                     alignment_max_res, crop)
+        aligned = align_to_benchmark(
+            pred, gt, benchmark, alignment, valid_mask, alignment_max_res, crop
+        )
         return depth_error_metrics(aligned.pred, aligned.gt, aligned.valid_mask)
     # Fast path: everything from here on needs the valid pixels only (same elements in
     # the same order as the full-map path, so the same numbers).

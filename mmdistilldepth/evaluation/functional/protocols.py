@@ -30,6 +30,7 @@ then to >= 1e-6 before the metrics; for DIODE the range only clips the predictio
 ScanNet follows Marigold (``scannet_dataset.py``: PNG in mm / 1000, range 1e-3..10,
 no Eigen crop; the 800-image list ``scannet_val_sampled_list_800_1.txt``).
 """
+
 from __future__ import annotations
 
 import math
@@ -96,12 +97,14 @@ def get_protocol(benchmark: str) -> BenchmarkProtocol:
     try:
         return BENCHMARK_PROTOCOLS[benchmark]
     except KeyError:
-        raise KeyError(f'unknown benchmark {benchmark!r}; known benchmarks: '
-                       f'{sorted(BENCHMARK_PROTOCOLS)}') from None
+        raise KeyError(
+            f'unknown benchmark {benchmark!r}; known benchmarks: {sorted(BENCHMARK_PROTOCOLS)}'
+        ) from None
 
 
-def crop_mask(shape: Tuple[int, int], crop: Optional[str],
-              device: Optional[torch.device] = None) -> Optional[torch.Tensor]:
+def crop_mask(
+    shape: Tuple[int, int], crop: Optional[str], device: Optional[torch.device] = None
+) -> Optional[torch.Tensor]:
     """The boolean (H, W) evaluation-crop mask, or None for no crop.
 
     Args:
@@ -123,16 +126,21 @@ def crop_mask(shape: Tuple[int, int], crop: Optional[str],
         r0, r1 = int(top * height), int(bottom * height)
         c0, c1 = int(left * width), int(right * width)
     else:
-        raise KeyError(f'unknown evaluation crop {crop!r}; known crops: '
-                       f'{sorted(FIXED_CROPS) + sorted(FRACTIONAL_CROPS)}')
+        raise KeyError(
+            f'unknown evaluation crop {crop!r}; known crops: '
+            f'{sorted(FIXED_CROPS) + sorted(FRACTIONAL_CROPS)}'
+        )
     mask = torch.zeros(shape, dtype=torch.bool, device=device)
     mask[r0:r1, c0:c1] = True
     return mask
 
 
-def benchmark_valid_mask(gt: torch.Tensor, benchmark: str,
-                         valid_mask: Optional[torch.Tensor] = None,
-                         crop: Optional[str] = 'default') -> torch.Tensor:
+def benchmark_valid_mask(
+    gt: torch.Tensor,
+    benchmark: str,
+    valid_mask: Optional[torch.Tensor] = None,
+    crop: Optional[str] = 'default',
+) -> torch.Tensor:
     """The pixels a benchmark evaluates on.
 
     Args:
@@ -149,15 +157,16 @@ def benchmark_valid_mask(gt: torch.Tensor, benchmark: str,
     protocol = get_protocol(benchmark)
     if protocol.use_provided_mask:
         if valid_mask is None:
-            raise ValueError(f'benchmark {benchmark!r} evaluates on the mask provided '
-                             'with the data (e.g. DIODE *_depth_mask.npy), but none was '
-                             'given: load it with LoadDepthAnnotation(with_mask=True)')
+            raise ValueError(
+                f'benchmark {benchmark!r} evaluates on the mask provided '
+                'with the data (e.g. DIODE *_depth_mask.npy), but none was '
+                'given: load it with LoadDepthAnnotation(with_mask=True)'
+            )
         # The official script uses the mask as is; on the real data every masked pixel
         # has a finite positive depth, so also requiring that changes no official
         # number and keeps a corrupt file (NaN, inf, <= 0 under the mask) from
         # turning the metrics into NaN.
-        return (valid_mask.to(device=gt.device, dtype=torch.bool)
-                & torch.isfinite(gt) & (gt > 0))
+        return valid_mask.to(device=gt.device, dtype=torch.bool) & torch.isfinite(gt) & (gt > 0)
     valid = (gt > protocol.min_depth) & (gt < protocol.max_depth)
     crop_name = protocol.crop if crop == 'default' else crop
     eval_crop = crop_mask(tuple(gt.shape[-2:]), crop_name, device=gt.device)

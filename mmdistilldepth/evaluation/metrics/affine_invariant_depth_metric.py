@@ -1,4 +1,5 @@
 """Zero-shot affine-invariant depth metric (community protocol) for MMEngine evaluators."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,14 @@ from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
 from mmdistilldepth.registry import METRICS
-from ..functional import (ALIGNMENT_MODES, METRIC_NAMES, NoValidPixelError, evaluate_depth,
-                          get_protocol)
+
+from ..functional import (
+    ALIGNMENT_MODES,
+    METRIC_NAMES,
+    NoValidPixelError,
+    evaluate_depth,
+    get_protocol,
+)
 
 
 def _field(sample: Any, name: str) -> Optional[torch.Tensor]:
@@ -77,18 +84,19 @@ class AffineInvariantDepthMetric(BaseMetric):
 
     default_prefix: Optional[str] = None
 
-    def __init__(self,
-                 benchmark: Optional[str] = None,
-                 alignment: str = 'least_square_disparity',
-                 alignment_max_res: Optional[int] = None,
-                 per_image_csv: Optional[str] = None,
-                 crop: Optional[str] = 'default',
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        benchmark: Optional[str] = None,
+        alignment: str = 'least_square_disparity',
+        alignment_max_res: Optional[int] = None,
+        per_image_csv: Optional[str] = None,
+        crop: Optional[str] = 'default',
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if alignment not in ALIGNMENT_MODES:
-            raise ValueError(f'unknown alignment {alignment!r}; choose one of '
-                             f'{ALIGNMENT_MODES}')
+            raise ValueError(f'unknown alignment {alignment!r}; choose one of {ALIGNMENT_MODES}')
         if benchmark is not None:
             get_protocol(benchmark)  # fail at build time on a typo
         self.benchmark = benchmark
@@ -106,7 +114,8 @@ class AffineInvariantDepthMetric(BaseMetric):
             raise KeyError(
                 'AffineInvariantDepthMetric: benchmark=None, and the dataset metainfo '
                 f'has no "benchmark" key (metainfo: {sorted(meta)}); set '
-                "benchmark='nyu' (or kitti, eth3d, diode, scannet) in the evaluator")
+                "benchmark='nyu' (or kitti, eth3d, diode, scannet) in the evaluator"
+            )
         return meta['benchmark']
 
     def _crop(self) -> Optional[str]:
@@ -122,18 +131,23 @@ class AffineInvariantDepthMetric(BaseMetric):
             pred = _field(sample, 'pred_depth')
             gt = _field(sample, 'gt_depth')
             if pred is None or gt is None:
-                raise KeyError('AffineInvariantDepthMetric needs pred_depth and gt_depth '
-                               f'in every data sample; got keys {sorted(meta)}')
+                raise KeyError(
+                    'AffineInvariantDepthMetric needs pred_depth and gt_depth '
+                    f'in every data sample; got keys {sorted(meta)}'
+                )
             gt = gt.to(pred.device)
             mask = _field(sample, 'gt_valid_mask')
             pred = resize_to(pred, gt.shape[-2:])
-            result = dict(img_path=meta.get('img_path'), sample_idx=meta.get('sample_idx'),
-                          metrics=None)
+            result = dict(
+                img_path=meta.get('img_path'), sample_idx=meta.get('sample_idx'), metrics=None
+            )
             try:
-                values = evaluate_depth(pred, gt, benchmark, self.alignment, mask,
-                                        self.alignment_max_res, crop)
-                result['metrics'] = dict(zip(
-                    METRIC_NAMES, torch.stack([values[k] for k in METRIC_NAMES]).tolist()))
+                values = evaluate_depth(
+                    pred, gt, benchmark, self.alignment, mask, self.alignment_max_res, crop
+                )
+                result['metrics'] = dict(
+                    zip(METRIC_NAMES, torch.stack([values[k] for k in METRIC_NAMES]).tolist())
+                )
             except NoValidPixelError as err:
                 result['invalid_reason'] = str(err)
             self.results.append(result)
@@ -145,11 +159,14 @@ class AffineInvariantDepthMetric(BaseMetric):
         invalid = [r for r in results if r['metrics'] is None]
         if invalid:
             shown = ', '.join(str(r['img_path']) for r in invalid[:10])
-            print_log(f'{len(invalid)} of {len(results)} images have no pixel to evaluate '
-                      f'and are left out of the averages: {shown}'
-                      f"{' ...' if len(invalid) > 10 else ''} (first: "
-                      f"{invalid[0].get('invalid_reason')})",
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'{len(invalid)} of {len(results)} images have no pixel to evaluate '
+                f'and are left out of the averages: {shown}'
+                f'{" ..." if len(invalid) > 10 else ""} (first: '
+                f'{invalid[0].get("invalid_reason")})',
+                logger='current',
+                level=logging.WARNING,
+            )
         if self.per_image_csv:
             self.write_per_image_csv(self.per_image_csv)
         averages = {
@@ -167,6 +184,9 @@ class AffineInvariantDepthMetric(BaseMetric):
             writer = csv.writer(f)
             writer.writerow(['img_path', 'sample_idx', *METRIC_NAMES])
             for r in self.per_image_results:
-                values = ([repr(r['metrics'][k]) for k in METRIC_NAMES]
-                          if r['metrics'] is not None else ['nan'] * len(METRIC_NAMES))
+                values = (
+                    [repr(r['metrics'][k]) for k in METRIC_NAMES]
+                    if r['metrics'] is not None
+                    else ['nan'] * len(METRIC_NAMES)
+                )
                 writer.writerow([r['img_path'], r['sample_idx'], *values])

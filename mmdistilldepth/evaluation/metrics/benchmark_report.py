@@ -1,11 +1,11 @@
 """The zero-shot report: Table 5 of the paper (AbsRel and delta1 per benchmark)."""
+
 from __future__ import annotations
 
 from typing import Dict
 
 #: Table 5 of the paper, in its order: benchmark -> column title.
-TABLE_COLUMNS = dict(nyu='NYUv2', kitti='KITTI', diode='DIODE', scannet='ScanNet',
-                     eth3d='ETH3D')
+TABLE_COLUMNS = dict(nyu='NYUv2', kitti='KITTI', diode='DIODE', scannet='ScanNet', eth3d='ETH3D')
 
 
 def markdown_table(model_name: str, results: Dict[str, Dict[str, float]]) -> str:
@@ -20,10 +20,19 @@ def markdown_table(model_name: str, results: Dict[str, Dict[str, float]]) -> str
         str: a three-line Markdown table (header, rule, one row).
     """
     names = [n for n in TABLE_COLUMNS if n in results] + [
-        n for n in results if n not in TABLE_COLUMNS]
-    head = '| Method | ' + ' | '.join(f'{TABLE_COLUMNS.get(n, n)} AbsRel↓ | '
-                                       f'{TABLE_COLUMNS.get(n, n)} δ1↑' for n in names) + ' |'
+        n for n in results if n not in TABLE_COLUMNS
+    ]
+    head = (
+        '| Method | '
+        + ' | '.join(
+            f'{TABLE_COLUMNS.get(n, n)} AbsRel↓ | {TABLE_COLUMNS.get(n, n)} δ1↑' for n in names
+        )
+        + ' |'
+    )
     rule = '|---|' + '---:|' * (2 * len(names))
-    cells = ' | '.join(f"{results[n].get('abs_rel', float('nan')):.3f} | "
-                       f"{results[n].get('delta1', float('nan')):.3f}" for n in names)
+    cells = ' | '.join(
+        f'{results[n].get("abs_rel", float("nan")):.3f} | '
+        f'{results[n].get("delta1", float("nan")):.3f}'
+        for n in names
+    )
     return '\n'.join([head, rule, f'| {model_name} | {cells} |'])

@@ -19,6 +19,7 @@ the outputs match the official ones:
   the final LayerNorm, as ``(patch_tokens, class_token)`` pairs, exactly what the
   official ``get_intermediate_layers(x, idx, return_class_token=True)`` returns.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,7 @@ DINOV2_ARCHS: Dict[str, dict] = {
     'vits': dict(embed_dim=384, depth=12, num_heads=6, layer_idx=(2, 5, 8, 11)),
     'vitb': dict(embed_dim=768, depth=12, num_heads=12, layer_idx=(2, 5, 8, 11)),
     'vitl': dict(embed_dim=1024, depth=24, num_heads=16, layer_idx=(4, 11, 17, 23)),
-    'vitg': dict(embed_dim=1536, depth=40, num_heads=24, layer_idx=(9, 19, 29, 39),
-                 ffn='swiglu'),
+    'vitg': dict(embed_dim=1536, depth=40, num_heads=24, layer_idx=(9, 19, 29, 39), ffn='swiglu'),
 }
 
 #: The same architectures under timm's names.
@@ -61,9 +61,17 @@ class SwiGLUFFN(nn.Module):
     ViT-g with mlp ratio 4), as in DINOv2. The signature is timm's ``mlp_layer``'s.
     """
 
-    def __init__(self, in_features: int, hidden_features: Optional[int] = None,
-                 out_features: Optional[int] = None, act_layer=None, norm_layer=None,
-                 bias: bool = True, drop: float = 0.0, **factory) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: Optional[int] = None,
+        out_features: Optional[int] = None,
+        act_layer=None,
+        norm_layer=None,
+        bias: bool = True,
+        drop: float = 0.0,
+        **factory,
+    ) -> None:
         super().__init__()
         out_features = out_features or in_features
         hidden = (int((hidden_features or in_features) * 2 / 3) + 7) // 8 * 8
@@ -85,9 +93,11 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
     if isinstance(arch, str):
         name = TIMM_NAMES.get(arch, arch)
         if name not in DINOV2_ARCHS:
-            raise KeyError(f'unknown DINOv2 encoder {arch!r}; choose one of '
-                           f'{sorted(DINOV2_ARCHS)} or give a dict with embed_dim, '
-                           'depth and num_heads')
+            raise KeyError(
+                f'unknown DINOv2 encoder {arch!r}; choose one of '
+                f'{sorted(DINOV2_ARCHS)} or give a dict with embed_dim, '
+                'depth and num_heads'
+            )
         arch = DINOV2_ARCHS[name]
     missing = {'embed_dim', 'depth', 'num_heads'} - set(arch)
     if missing:
@@ -123,20 +133,37 @@ class DINOv2ViT(VisionTransformer):
         init_values (float): LayerScale init; the official model uses 1.0.
     """
 
-    def __init__(self, arch: Union[str, dict] = 'vitl',
-                 out_indices: Optional[Sequence[int]] = None, img_size: int = 518,
-                 patch_size: int = 14, fused_attn: bool = True,
-                 drop_path_rate: float = 0.0, with_cp: bool = False,
-                 init_values: float = 1.0, **factory) -> None:
+    def __init__(
+        self,
+        arch: Union[str, dict] = 'vitl',
+        out_indices: Optional[Sequence[int]] = None,
+        img_size: int = 518,
+        patch_size: int = 14,
+        fused_attn: bool = True,
+        drop_path_rate: float = 0.0,
+        with_cp: bool = False,
+        init_values: float = 1.0,
+        **factory,
+    ) -> None:
         arch = resolve_arch(arch)
         swiglu = arch['ffn'] == 'swiglu'
         super().__init__(
-            img_size=img_size, patch_size=patch_size, num_classes=0, global_pool='',
-            embed_dim=arch['embed_dim'], depth=arch['depth'], num_heads=arch['num_heads'],
-            mlp_ratio=arch['mlp_ratio'], qkv_bias=True, init_values=init_values,
-            dynamic_img_size=True, drop_path_rate=drop_path_rate,
+            img_size=img_size,
+            patch_size=patch_size,
+            num_classes=0,
+            global_pool='',
+            embed_dim=arch['embed_dim'],
+            depth=arch['depth'],
+            num_heads=arch['num_heads'],
+            mlp_ratio=arch['mlp_ratio'],
+            qkv_bias=True,
+            init_values=init_values,
+            dynamic_img_size=True,
+            drop_path_rate=drop_path_rate,
             mlp_layer=SwiGLUFFN if swiglu else Mlp,
-            act_layer=nn.SiLU if swiglu else nn.GELU, **factory)
+            act_layer=nn.SiLU if swiglu else nn.GELU,
+            **factory,
+        )
         self.arch = arch
         self.patch_size = patch_size
         self.out_indices = tuple(out_indices if out_indices is not None else arch['layer_idx'])
@@ -158,19 +185,21 @@ class DINOv2ViT(VisionTransformer):
         """(B, 3, H, W) image -> (B, 1 + N, C) tokens with positional embeddings."""
         height, width = x.shape[-2:]
         if height % self.patch_size or width % self.patch_size:
-            raise ValueError(f'input size {height}x{width} is not a multiple of the patch '
-                             f'size {self.patch_size}; resize it first (e.g. with '
-                             'mmdistilldepth.apis.dav2_input_size)')
+            raise ValueError(
+                f'input size {height}x{width} is not a multiple of the patch '
+                f'size {self.patch_size}; resize it first (e.g. with '
+                'mmdistilldepth.apis.dav2_input_size)'
+            )
         tokens = self.patch_embed(x).flatten(1, 2)  # NHWC -> (B, N, C)
         tokens = torch.cat((self.cls_token.expand(tokens.shape[0], -1, -1), tokens), dim=1)
         # As in DINOv2: a resized embedding takes the tokens' dtype (under autocast),
         # the unchanged one is added as stored.
         if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-            pos_embed = interpolate_pos_embed_traceable(self.pos_embed, height, width,
-                                                        self.patch_size)
+            pos_embed = interpolate_pos_embed_traceable(
+                self.pos_embed, height, width, self.patch_size
+            )
         else:
-            pos_embed = interpolate_pos_embed_dav2(self.pos_embed, height, width,
-                                                   self.patch_size)
+            pos_embed = interpolate_pos_embed_dav2(self.pos_embed, height, width, self.patch_size)
         if pos_embed is not self.pos_embed:
             pos_embed = pos_embed.to(tokens.dtype)
         return tokens + pos_embed
@@ -188,7 +217,7 @@ class DINOv2ViT(VisionTransformer):
         """
         tokens = self.prepare_tokens(x)
         taken = {}
-        for i, block in enumerate(self.blocks[:max(self.out_indices) + 1]):
+        for i, block in enumerate(self.blocks[: max(self.out_indices) + 1]):
             if self.with_cp and self.training and torch.is_grad_enabled():
                 tokens = grad_checkpoint(block, tokens, use_reentrant=False)
             else:
@@ -198,7 +227,7 @@ class DINOv2ViT(VisionTransformer):
         return [(taken[i][:, 1:], taken[i][:, 0]) for i in self.out_indices]
 
     def init_weights(self, mode: str = '', needs_reset: bool = True) -> None:
-        """timm's ViT init; only runs while timm constructs the module.
+        """Timm's ViT init; only runs while timm constructs the module.
 
         MMEngine's ``BaseModule.init_weights`` recurses into children that define
         ``init_weights``; re-drawing the weights there would erase a loaded

@@ -15,6 +15,7 @@ forward, as MiDaS does, so that:
 
 Plain torch + timm; no framework imports.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -25,17 +26,25 @@ from torch import nn
 
 #: MiDaS's BEiT variants: timm name, hooked blocks, reassembly widths.
 MIDAS_BEIT_ARCHS: Dict[str, dict] = {
-    'beitl16_512': dict(timm_name='beit_large_patch16_512', hooks=(5, 11, 17, 23),
-                        out_channels=(256, 512, 1024, 1024)),
-    'beitl16_384': dict(timm_name='beit_large_patch16_384', hooks=(5, 11, 17, 23),
-                        out_channels=(256, 512, 1024, 1024)),
-    'beitb16_384': dict(timm_name='beit_base_patch16_384', hooks=(2, 5, 8, 11),
-                        out_channels=(96, 192, 384, 768)),
+    'beitl16_512': dict(
+        timm_name='beit_large_patch16_512',
+        hooks=(5, 11, 17, 23),
+        out_channels=(256, 512, 1024, 1024),
+    ),
+    'beitl16_384': dict(
+        timm_name='beit_large_patch16_384',
+        hooks=(5, 11, 17, 23),
+        out_channels=(256, 512, 1024, 1024),
+    ),
+    'beitb16_384': dict(
+        timm_name='beit_base_patch16_384', hooks=(2, 5, 8, 11), out_channels=(96, 192, 384, 768)
+    ),
 }
 
 
-def beit_relative_position_index(window: Tuple[int, int],
-                                 device: Optional[torch.device] = None) -> torch.Tensor:
+def beit_relative_position_index(
+    window: Tuple[int, int], device: Optional[torch.device] = None
+) -> torch.Tensor:
     """The BEiT relative-position index of a (h, w) token window plus a cls token.
 
     Entry (i, j) for query patch (yi, xi) and key patch (yj, xj) is
@@ -45,16 +54,17 @@ def beit_relative_position_index(window: Tuple[int, int],
 
     Args:
         window (tuple): (h, w) patches.
+        device (torch.device, optional): where the index is built.
 
     Returns:
         Tensor: int64 (h*w + 1, h*w + 1).
     """
     h, w = int(window[0]), int(window[1])
-    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device),
-                            indexing='ij')
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=device), torch.arange(w, device=device), indexing='ij'
+    )
     ys, xs = ys.flatten(), xs.flatten()
-    rel = ((ys[:, None] - ys[None, :] + h - 1) * (2 * w - 1)
-           + (xs[:, None] - xs[None, :] + w - 1))
+    rel = (ys[:, None] - ys[None, :] + h - 1) * (2 * w - 1) + (xs[:, None] - xs[None, :] + w - 1)
     n = (2 * h - 1) * (2 * w - 1) + 3
     index = torch.empty(h * w + 1, h * w + 1, dtype=torch.long, device=device)
     index[1:, 1:] = rel
@@ -64,8 +74,9 @@ def beit_relative_position_index(window: Tuple[int, int],
     return index
 
 
-def resize_rel_pos_table(table: torch.Tensor, src_window: Tuple[int, int],
-                         dst_window: Tuple[int, int]) -> torch.Tensor:
+def resize_rel_pos_table(
+    table: torch.Tensor, src_window: Tuple[int, int], dst_window: Tuple[int, int]
+) -> torch.Tensor:
     """Resize a BEiT relative-position bias table to another window, as MiDaS does.
 
     The first ``(2sh-1)(2sw-1)`` rows form a (2sh-1, 2sw-1) grid of offsets
@@ -84,10 +95,10 @@ def resize_rel_pos_table(table: torch.Tensor, src_window: Tuple[int, int],
     src_h, src_w = 2 * src_window[0] - 1, 2 * src_window[1] - 1
     dst_h, dst_w = 2 * dst_window[0] - 1, 2 * dst_window[1] - 1
     heads = table.shape[-1]
-    grid = table[:src_h * src_w].reshape(1, src_h, src_w, heads).permute(0, 3, 1, 2)
+    grid = table[: src_h * src_w].reshape(1, src_h, src_w, heads).permute(0, 3, 1, 2)
     grid = F.interpolate(grid, size=(dst_h, dst_w), mode='bilinear', align_corners=False)
     grid = grid.permute(0, 2, 3, 1).reshape(dst_h * dst_w, heads)
-    return torch.cat([grid, table[src_h * src_w:]], dim=0)
+    return torch.cat([grid, table[src_h * src_w :]], dim=0)
 
 
 class ProjectReadout(nn.Module):
@@ -105,7 +116,7 @@ class ProjectReadout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1 + N, C) -> (B, N, C)."""
-        tokens = x[:, self.start_index:]
+        tokens = x[:, self.start_index :]
         readout = x[:, :1].expand_as(tokens)
         return self.project(torch.cat((tokens, readout), dim=-1))
 
@@ -118,10 +129,12 @@ def make_reassemble(dim: int, out_channels: Sequence[int]) -> List[nn.Sequential
     none, Conv stride 2).
     """
     c = list(out_channels)
-    resample = [nn.ConvTranspose2d(c[0], c[0], 4, stride=4),
-                nn.ConvTranspose2d(c[1], c[1], 2, stride=2),
-                None,
-                nn.Conv2d(c[3], c[3], 3, stride=2, padding=1)]
+    resample = [
+        nn.ConvTranspose2d(c[0], c[0], 4, stride=4),
+        nn.ConvTranspose2d(c[1], c[1], 2, stride=2),
+        None,
+        nn.Conv2d(c[3], c[3], 3, stride=2, padding=1),
+    ]
     stacks = []
     for width, res in zip(c, resample):
         layers = [ProjectReadout(dim), nn.Identity(), nn.Identity(), nn.Conv2d(dim, width, 1)]
@@ -149,26 +162,35 @@ class MiDaSBEiT(nn.Module):
     patch_size = 16
     feature_stride = 16
 
-    def __init__(self, arch: str = 'beitl16_512', timm_kwargs: Optional[dict] = None,
-                 hooks: Optional[Sequence[int]] = None,
-                 out_channels: Optional[Sequence[int]] = None,
-                 readout: str = 'project') -> None:
+    def __init__(
+        self,
+        arch: str = 'beitl16_512',
+        timm_kwargs: Optional[dict] = None,
+        hooks: Optional[Sequence[int]] = None,
+        out_channels: Optional[Sequence[int]] = None,
+        readout: str = 'project',
+    ) -> None:
         super().__init__()
         import timm
+
         if arch not in MIDAS_BEIT_ARCHS:
-            raise KeyError(f'MiDaSBEiT: unknown arch {arch!r}; choose one of '
-                           f'{sorted(MIDAS_BEIT_ARCHS)}')
+            raise KeyError(
+                f'MiDaSBEiT: unknown arch {arch!r}; choose one of {sorted(MIDAS_BEIT_ARCHS)}'
+            )
         if readout != 'project':
             raise ValueError(f"MiDaSBEiT: readout {readout!r} is not supported, only 'project'")
         spec = MIDAS_BEIT_ARCHS[arch]
         self.arch = arch
-        self.model = timm.create_model(spec['timm_name'], pretrained=False,
-                                       **dict(timm_kwargs or {}))
+        self.model = timm.create_model(
+            spec['timm_name'], pretrained=False, **dict(timm_kwargs or {})
+        )
         self.hooks = tuple(int(h) for h in (hooks or spec['hooks']))
         self.out_channels = tuple(int(c) for c in (out_channels or spec['out_channels']))
         if len(self.hooks) != 4 or max(self.hooks) >= len(self.model.blocks):
-            raise ValueError(f'MiDaSBEiT: hooks {self.hooks} must be 4 block indices below '
-                             f'{len(self.model.blocks)}')
+            raise ValueError(
+                f'MiDaSBEiT: hooks {self.hooks} must be 4 block indices below '
+                f'{len(self.model.blocks)}'
+            )
         dim = self.model.embed_dim
         self.embed_dim = dim
         for i, stack in enumerate(make_reassemble(dim, self.out_channels), start=1):
@@ -182,8 +204,7 @@ class MiDaSBEiT(nn.Module):
             self._index_cache[key] = beit_relative_position_index(window, device)
         return self._index_cache[key]
 
-    def _attention(self, attn: nn.Module, x: torch.Tensor,
-                   window: Tuple[int, int]) -> torch.Tensor:
+    def _attention(self, attn: nn.Module, x: torch.Tensor, window: Tuple[int, int]) -> torch.Tensor:
         b, n, c = x.shape
         heads = attn.num_heads
         bias = torch.cat((attn.q_bias, torch.zeros_like(attn.v_bias), attn.v_bias))
@@ -208,23 +229,27 @@ class MiDaSBEiT(nn.Module):
         """
         height, width = x.shape[-2:]
         if height % self.patch_size or width % self.patch_size:
-            raise ValueError(f'MiDaSBEiT: input {height}x{width} is not a multiple of '
-                             f'{self.patch_size}; resize it (MiDaS uses multiples of 32)')
+            raise ValueError(
+                f'MiDaSBEiT: input {height}x{width} is not a multiple of '
+                f'{self.patch_size}; resize it (MiDaS uses multiples of 32)'
+            )
         window = (height // self.patch_size, width // self.patch_size)
         m = self.model
         tokens = m.patch_embed.proj(x).flatten(2).transpose(1, 2)
         tokens = torch.cat((m.cls_token.expand(tokens.shape[0], -1, -1), tokens), dim=1)
         hooked = []
-        for i, blk in enumerate(m.blocks[:max(self.hooks) + 1]):
+        for i, blk in enumerate(m.blocks[: max(self.hooks) + 1]):
             tokens = tokens + blk.drop_path1(
-                blk.gamma_1 * self._attention(blk.attn, blk.norm1(tokens), window))
+                blk.gamma_1 * self._attention(blk.attn, blk.norm1(tokens), window)
+            )
             tokens = tokens + blk.drop_path2(blk.gamma_2 * blk.mlp(blk.norm2(tokens)))
             if i in self.hooks:
                 hooked.append(tokens)
         return hooked
 
-    def reassemble(self, hooked: Sequence[torch.Tensor],
-                   grid: Tuple[int, int]) -> List[torch.Tensor]:
+    def reassemble(
+        self, hooked: Sequence[torch.Tensor], grid: Tuple[int, int]
+    ) -> List[torch.Tensor]:
         """Readout + reassembly of the hooked tokens into 4 maps.
 
         Returns:
@@ -246,8 +271,7 @@ class MiDaSBEiT(nn.Module):
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         return self.reassemble(self.forward_tokens(x), grid)
 
-    def forward_with_feature(self, x: torch.Tensor
-                             ) -> Tuple[List[torch.Tensor], torch.Tensor]:
+    def forward_with_feature(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], torch.Tensor]:
         """The 4 maps and the last hooked block's patch tokens as (B, C, H/16, W/16)."""
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         hooked = self.forward_tokens(x)
@@ -263,6 +287,7 @@ class MiDaSBEiT(nn.Module):
             the training window (int64), for writing the official layout.
         """
         index = beit_relative_position_index(self.train_window)
-        return {f'model.blocks.{i}.attn.relative_position_index': index.clone()
-                for i in range(len(self.model.blocks))}
-
+        return {
+            f'model.blocks.{i}.attn.relative_position_index': index.clone()
+            for i in range(len(self.model.blocks))
+        }

@@ -16,6 +16,7 @@ window masks and window grids are built for it.
 
 Plain torch + timm; no framework imports.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -47,26 +48,35 @@ class MiDaSSwin2(nn.Module):
     patch_size = 4
     feature_stride = 32
 
-    def __init__(self, arch: str = 'swin2t16_256', timm_kwargs: Optional[dict] = None,
-                 hooks: Optional[Sequence[int]] = None) -> None:
+    def __init__(
+        self,
+        arch: str = 'swin2t16_256',
+        timm_kwargs: Optional[dict] = None,
+        hooks: Optional[Sequence[int]] = None,
+    ) -> None:
         super().__init__()
         import timm
+
         if arch not in MIDAS_SWIN2_ARCHS:
-            raise KeyError(f'MiDaSSwin2: unknown arch {arch!r}; choose one of '
-                           f'{sorted(MIDAS_SWIN2_ARCHS)}')
+            raise KeyError(
+                f'MiDaSSwin2: unknown arch {arch!r}; choose one of {sorted(MIDAS_SWIN2_ARCHS)}'
+            )
         self.arch = arch
-        self.model = timm.create_model(MIDAS_SWIN2_ARCHS[arch]['timm_name'], pretrained=False,
-                                       **dict(timm_kwargs or {}))
+        self.model = timm.create_model(
+            MIDAS_SWIN2_ARCHS[arch]['timm_name'], pretrained=False, **dict(timm_kwargs or {})
+        )
         depths = [len(stage.blocks) for stage in self.model.layers]
         if len(depths) != 4:
             raise ValueError(f'MiDaSSwin2 needs 4 stages, got {len(depths)}')
-        self.hooks = tuple(int(h) for h in (hooks if hooks is not None
-                                            else [d - 1 for d in depths]))
+        self.hooks = tuple(
+            int(h) for h in (hooks if hooks is not None else [d - 1 for d in depths])
+        )
         if len(self.hooks) != 4 or any(h >= d for h, d in zip(self.hooks, depths)):
             raise ValueError(f'MiDaSSwin2: hooks {self.hooks} do not fit depths {depths}')
         self.img_size = tuple(self.model.patch_embed.img_size)
-        self.out_channels = tuple(int(stage.blocks[0].norm1.normalized_shape[0])
-                                  for stage in self.model.layers)
+        self.out_channels = tuple(
+            int(stage.blocks[0].norm1.normalized_shape[0]) for stage in self.model.layers
+        )
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """Normalized images (B, 3, H, W) -> 4 maps (B, C_i, H/2^(i+2), W/2^(i+2)).
@@ -78,7 +88,8 @@ class MiDaSSwin2(nn.Module):
             raise ValueError(
                 f'MiDaSSwin2 ({self.arch}) runs at {self.img_size[0]}x{self.img_size[1]} '
                 f'only, got {tuple(x.shape[-2:])}: resize the image (MiDaS squashes every '
-                'image to this square) or build it with timm_kwargs=dict(img_size=...)')
+                'image to this square) or build it with timm_kwargs=dict(img_size=...)'
+            )
         m = self.model
         tokens = m.patch_embed(x)  # (B, h, w, C), normalized
         levels = []
@@ -90,8 +101,7 @@ class MiDaSSwin2(nn.Module):
                     levels.append(tokens.permute(0, 3, 1, 2).contiguous())
         return levels
 
-    def forward_with_feature(self, x: torch.Tensor
-                             ) -> Tuple[List[torch.Tensor], torch.Tensor]:
+    def forward_with_feature(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], torch.Tensor]:
         """The 4 maps and the deepest one again as the feature map (B, C, H/32, W/32)."""
         levels = self.forward(x)
         return levels, levels[-1]

@@ -8,6 +8,7 @@ shape-dependent ``scale_factor`` cannot be traced), including the official
 "unchanged for a square 37x37 grid" rule. Both are exact in float64; in float32
 they differ by the rounding of the cubic weights (~1e-5 on unit-variance embeddings).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,9 @@ import torch.nn.functional as F
 CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic coefficient
 
 
-def interpolate_pos_embed_dav2(pos_embed: torch.Tensor, height: int, width: int,
-                               patch_size: int = 14, offset: float = 0.1) -> torch.Tensor:
+def interpolate_pos_embed_dav2(
+    pos_embed: torch.Tensor, height: int, width: int, patch_size: int = 14, offset: float = 0.1
+) -> torch.Tensor:
     """Resize a (1, 1 + M*M, C) positional embedding the way Depth Anything V2 does.
 
     The class-token entry is kept; the M x M patch grid is resized in float32 with
@@ -47,11 +49,16 @@ def interpolate_pos_embed_dav2(pos_embed: torch.Tensor, height: int, width: int,
     side = math.sqrt(num_grid)
     patch_pos = patch_pos.reshape(1, int(side), int(side), -1).permute(0, 3, 1, 2)
     patch_pos = F.interpolate(
-        patch_pos, scale_factor=((grid_h + offset) / side, (grid_w + offset) / side),
-        mode='bicubic', antialias=False)
+        patch_pos,
+        scale_factor=((grid_h + offset) / side, (grid_w + offset) / side),
+        mode='bicubic',
+        antialias=False,
+    )
     if patch_pos.shape[-2:] != (grid_h, grid_w):
-        raise RuntimeError(f'positional embedding resized to {tuple(patch_pos.shape[-2:])}, '
-                           f'expected {(grid_h, grid_w)}')
+        raise RuntimeError(
+            f'positional embedding resized to {tuple(patch_pos.shape[-2:])}, '
+            f'expected {(grid_h, grid_w)}'
+        )
     patch_pos = patch_pos.permute(0, 2, 3, 1).reshape(1, grid_h * grid_w, -1)
     return torch.cat((cls_pos, patch_pos), dim=1).to(dtype)
 
@@ -76,16 +83,18 @@ def bicubic_matrix(in_size: int, out_size, inv_scale) -> torch.Tensor:
     src = (dst + 0.5) * inv_scale - 0.5
     base = torch.floor(src)
     t = src - base
-    weights = torch.stack([_cubic_outer(t + 1), _cubic_inner(t), _cubic_inner(1 - t),
-                           _cubic_outer(2 - t)], dim=1)                       # (out, 4)
+    weights = torch.stack(
+        [_cubic_outer(t + 1), _cubic_inner(t), _cubic_inner(1 - t), _cubic_outer(2 - t)], dim=1
+    )  # (out, 4)
     index = (base.unsqueeze(1) + torch.arange(-1, 3, dtype=torch.float32)).clamp(0, in_size - 1)
     columns = torch.arange(in_size, dtype=torch.float32)
-    onehot = (index.unsqueeze(-1) == columns).to(torch.float32)               # (out, 4, in)
+    onehot = (index.unsqueeze(-1) == columns).to(torch.float32)  # (out, 4, in)
     return (weights.unsqueeze(-1) * onehot).sum(1)
 
 
-def interpolate_pos_embed_traceable(pos_embed: torch.Tensor, height, width,
-                                    patch_size: int = 14, offset: float = 0.1) -> torch.Tensor:
+def interpolate_pos_embed_traceable(
+    pos_embed: torch.Tensor, height, width, patch_size: int = 14, offset: float = 0.1
+) -> torch.Tensor:
     """:func:`interpolate_pos_embed_dav2` with tensor ops only (for ONNX export).
 
     ``height`` and ``width`` may be traced sizes. The "unchanged" case (a square

@@ -1,4 +1,5 @@
 """Cross-context distillation (the paper's section 3.2) as an MMEngine model."""
+
 from __future__ import annotations
 
 import copy
@@ -16,11 +17,13 @@ from torchvision.ops import roi_align
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
 from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
+
 from ..utils import freeze
 
 
-def crop_resize(maps: torch.Tensor, boxes: torch.Tensor, batch_index: torch.Tensor,
-                size: Tuple[int, int]) -> torch.Tensor:
+def crop_resize(
+    maps: torch.Tensor, boxes: torch.Tensor, batch_index: torch.Tensor, size: Tuple[int, int]
+) -> torch.Tensor:
     """Cut boxes out of a batch of maps and resize them, all in one call.
 
     Uses ``roi_align`` with ``aligned=True``: a box (x1, y1, x2, y2) in pixel-edge
@@ -40,8 +43,14 @@ def crop_resize(maps: torch.Tensor, boxes: torch.Tensor, batch_index: torch.Tens
         Tensor: (K, C, h, w).
     """
     rois = torch.cat([batch_index.to(boxes)[:, None], boxes], dim=1)
-    return roi_align(maps, rois.to(maps.dtype), output_size=size, spatial_scale=1.0,
-                     sampling_ratio=-1, aligned=True)
+    return roi_align(
+        maps,
+        rois.to(maps.dtype),
+        output_size=size,
+        spatial_scale=1.0,
+        sampling_ratio=-1,
+        aligned=True,
+    )
 
 
 @MODELS.register_module()
@@ -101,17 +110,24 @@ class CrossContextDistiller(BaseModel):
         init_cfg (dict, optional): MMEngine init config.
     """
 
-    def __init__(self, student: dict, teacher: Optional[dict] = None,
-                 train_size: Sequence[int] = (560, 560), shared_context: bool = True,
-                 local_global: bool = True, loss_sc: Optional[dict] = None,
-                 loss_lg: Optional[dict] = None, loss_grad: Optional[dict] = None,
-                 loss_feat: Optional[dict] = None,
-                 loss_weights: Optional[Dict[str, float]] = None,
-                 feat_encoder: Optional[dict] = None,
-                 student_mean: Sequence[float] = IMAGENET_MEAN,
-                 student_std: Sequence[float] = IMAGENET_STD,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        student: dict,
+        teacher: Optional[dict] = None,
+        train_size: Sequence[int] = (560, 560),
+        shared_context: bool = True,
+        local_global: bool = True,
+        loss_sc: Optional[dict] = None,
+        loss_lg: Optional[dict] = None,
+        loss_grad: Optional[dict] = None,
+        loss_feat: Optional[dict] = None,
+        loss_weights: Optional[Dict[str, float]] = None,
+        feat_encoder: Optional[dict] = None,
+        student_mean: Sequence[float] = IMAGENET_MEAN,
+        student_std: Sequence[float] = IMAGENET_STD,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='DepthDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -123,20 +139,26 @@ class CrossContextDistiller(BaseModel):
         weights.update(loss_weights or {})
         unknown = set(weights) - {'sc', 'lg', 'feat', 'grad'}
         if unknown:
-            raise ValueError(f'CrossContextDistiller: unknown loss_weights keys {sorted(unknown)}; '
-                             "use 'sc', 'lg', 'feat', 'grad'")
+            raise ValueError(
+                f'CrossContextDistiller: unknown loss_weights keys {sorted(unknown)}; '
+                "use 'sc', 'lg', 'feat', 'grad'"
+            )
         self.loss_weights = weights
         self.loss_sc = self._build_loss(loss_sc, 'sc')
         self.loss_lg = self._build_loss(loss_lg, 'lg') if local_global else None
         self.loss_grad = self._build_loss(loss_grad, 'grad')
         self.loss_feat = self._build_loss(loss_feat, 'feat')
         if self.loss_sc is None and self.loss_lg is None:
-            raise ValueError('CrossContextDistiller: both the shared-context loss (loss_sc) and '
-                             'the local-global loss (loss_lg) are off; nothing to distill')
-        self.register_buffer('student_mean', torch.tensor(student_mean).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer('student_std', torch.tensor(student_std).view(1, 3, 1, 1),
-                             persistent=False)
+            raise ValueError(
+                'CrossContextDistiller: both the shared-context loss (loss_sc) and '
+                'the local-global loss (loss_lg) are off; nothing to distill'
+            )
+        self.register_buffer(
+            'student_mean', torch.tensor(student_mean).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            'student_std', torch.tensor(student_std).view(1, 3, 1, 1), persistent=False
+        )
         # Frozen models live outside the module tree (see the class docstring).
         self._frozen: Dict[str, Optional[nn.Module]] = dict(teacher=None, feat_encoder=None)
         self._feat_encoder_cfg = feat_encoder
@@ -226,19 +248,29 @@ class CrossContextDistiller(BaseModel):
         device = inputs.device
         full = torch.tensor([0, 0, w, h], dtype=torch.float32, device=device).expand(b, 4)
         if self.shared_context:
-            shared = torch.stack([torch.as_tensor(s.metainfo['shared_box'], dtype=torch.float32)
-                                  for s in data_samples]).to(device)
+            shared = torch.stack(
+                [
+                    torch.as_tensor(s.metainfo['shared_box'], dtype=torch.float32)
+                    for s in data_samples
+                ]
+            ).to(device)
         else:
             shared = full
         boxes = [shared, full]
         index = [torch.arange(b, device=device)] * 2
         local = None
         if self.loss_lg is not None:
-            local = torch.stack([torch.as_tensor(s.metainfo['local_boxes'], dtype=torch.float32)
-                                 for s in data_samples]).to(device)  # (B, N, 4)
+            local = torch.stack(
+                [
+                    torch.as_tensor(s.metainfo['local_boxes'], dtype=torch.float32)
+                    for s in data_samples
+                ]
+            ).to(device)  # (B, N, 4)
             if local.shape[1] == 0:
-                raise ValueError('local-global distillation is on but the pipeline produced no '
-                                 'local crops: set CrossContextCrops(num_local=N>0)')
+                raise ValueError(
+                    'local-global distillation is on but the pipeline produced no '
+                    'local crops: set CrossContextCrops(num_local=N>0)'
+                )
             boxes.append(local.flatten(0, 1))
             index.append(torch.arange(b, device=device).repeat_interleave(local.shape[1]))
         maps = inputs
@@ -250,7 +282,8 @@ class CrossContextDistiller(BaseModel):
                 raise ValueError(
                     f'the teacher {type(self.teacher).__name__} reads the true depth of '
                     f'each view, but samples {missing[:5]} of the batch have no gt_depth: '
-                    'train it on a dataset that loads depth (e.g. SyntheticScenes)')
+                    'train it on a dataset that loads depth (e.g. SyntheticScenes)'
+                )
             depth = torch.stack([s.gt_depth.data for s in data_samples]).to(inputs)
             disparity = torch.where(depth > 0, 1.0 / depth.clamp(min=1e-6), torch.zeros_like(depth))
             maps = torch.cat([inputs, disparity], dim=1)
@@ -262,32 +295,41 @@ class CrossContextDistiller(BaseModel):
             gt_depth = torch.where(disp > 0, 1.0 / disp.clamp(min=1e-6), torch.zeros_like(disp))
         return rgb, gt_depth, local
 
-    def _teacher_predict(self, images: torch.Tensor,
-                         gt_depth: Optional[torch.Tensor]) -> torch.Tensor:
+    def _teacher_predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor]
+    ) -> torch.Tensor:
         if self.teacher is None:
-            raise RuntimeError('this CrossContextDistiller was built without a teacher '
-                               '(evaluation only); give model.teacher to train')
+            raise RuntimeError(
+                'this CrossContextDistiller was built without a teacher '
+                '(evaluation only); give model.teacher to train'
+            )
         use_amp = images.device.type == 'cuda'
-        with torch.inference_mode(), torch.autocast(images.device.type, dtype=torch.bfloat16,
-                                                    enabled=use_amp):
+        with (
+            torch.inference_mode(),
+            torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=use_amp),
+        ):
             pred = self.teacher.predict(images, gt_depth=gt_depth)
         # inference tensors cannot be saved for backward: make a normal copy
         return pred.float().clone()
 
     # ------------------------------------------------------------------ modes
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List[DepthDataSample]) -> Dict[str, torch.Tensor]:
+    def loss(
+        self, inputs: torch.Tensor, data_samples: List[DepthDataSample]
+    ) -> Dict[str, torch.Tensor]:
         b = inputs.shape[0]
         views, gt_depth, local = self._cut_views(inputs, data_samples)
-        v_shared, v_global = views[:b], views[b:2 * b]
-        v_local = views[2 * b:]
+        v_shared, v_global = views[:b], views[b : 2 * b]
+        v_local = views[2 * b :]
 
         # ONE teacher call on [V_s; V_l]
         teacher_views = torch.cat([v_shared, v_local]) if self.loss_lg is not None else v_shared
         teacher_depth = None
         if gt_depth is not None:
-            teacher_depth = (torch.cat([gt_depth[:b], gt_depth[2 * b:]])
-                             if self.loss_lg is not None else gt_depth[:b])
+            teacher_depth = (
+                torch.cat([gt_depth[:b], gt_depth[2 * b :]])
+                if self.loss_lg is not None
+                else gt_depth[:b]
+            )
         t_pred = self._teacher_predict(teacher_views, teacher_depth)
         teacher_finite = self._teacher_output_finite(t_pred)
         t_shared, t_local = t_pred[:b], t_pred[b:]
@@ -305,24 +347,31 @@ class CrossContextDistiller(BaseModel):
         if self.loss_lg is not None:
             n = local.shape[1]
             th, tw = self.train_size
-            scale = torch.tensor([tw / inputs.shape[-1], th / inputs.shape[-2]] * 2,
-                                 device=inputs.device)
-            s_crops = crop_resize(s_global, local.flatten(0, 1) * scale,
-                                  torch.arange(b, device=inputs.device).repeat_interleave(n),
-                                  self.train_size)
+            scale = torch.tensor(
+                [tw / inputs.shape[-1], th / inputs.shape[-2]] * 2, device=inputs.device
+            )
+            s_crops = crop_resize(
+                s_global,
+                local.flatten(0, 1) * scale,
+                torch.arange(b, device=inputs.device).repeat_interleave(n),
+                self.train_size,
+            )
             # mean over all B*N pairs == the paper's 1/N sum per image, averaged over images
             losses['loss_lg'] = w['lg'] * self.loss_lg(s_crops, t_local)
         if self.loss_grad is not None:
             losses['loss_grad'] = w['grad'] * self.loss_grad(s_shared, t_shared)
         if self.loss_feat is not None:
             losses['loss_feat'] = w['feat'] * self.loss_feat(
-                s_feat, self._frozen_features(student_views))
+                s_feat, self._frozen_features(student_views)
+            )
         if self.record_visuals:
-            self.visuals = dict(shared_rgb=v_shared[0], shared_teacher=t_shared[0],
-                                shared_student=s_shared[0])
+            self.visuals = dict(
+                shared_rgb=v_shared[0], shared_teacher=t_shared[0], shared_student=s_shared[0]
+            )
             if self.loss_lg is not None:
-                self.visuals.update(local_rgb=v_local[0], local_teacher=t_local[0],
-                                    local_student=s_crops[0])
+                self.visuals.update(
+                    local_rgb=v_local[0], local_teacher=t_local[0], local_student=s_crops[0]
+                )
             self.visuals = {k: v.detach().float().cpu() for k, v in self.visuals.items()}
         if not teacher_finite:
             # Skip the update even where a loss would mask the bad pixels out: every
@@ -336,13 +385,17 @@ class CrossContextDistiller(BaseModel):
         """Whether the teacher's prediction is finite; warns with the count if not."""
         bad = int((~torch.isfinite(pred)).sum())
         if bad:
-            print_log(f'the teacher output has {bad} non-finite values (of {pred.numel()}): '
-                      'this iteration will not update the student', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'the teacher output has {bad} non-finite values (of {pred.numel()}): '
+                'this iteration will not update the student',
+                logger='current',
+                level=logging.WARNING,
+            )
         return bad == 0
 
-    def parse_losses(self, losses: Dict[str, torch.Tensor]
-                     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def parse_losses(
+        self, losses: Dict[str, torch.Tensor]
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """``BaseModel.parse_losses``, leaving non-finite terms out of the log.
 
         The total loss is returned as it is: a non-finite one makes the optimizer
@@ -351,17 +404,23 @@ class CrossContextDistiller(BaseModel):
         smoothed log values NaN for a whole window.
         """
         loss, log_vars = super().parse_losses(losses)
-        bad = {name: float(value.detach()) for name, value in log_vars.items()
-               if not bool(torch.isfinite(value).all())}
+        bad = {
+            name: float(value.detach())
+            for name, value in log_vars.items()
+            if not bool(torch.isfinite(value).all())
+        }
         if bad:
-            print_log(f'non-finite loss terms {bad}: left out of the log', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'non-finite loss terms {bad}: left out of the log',
+                logger='current',
+                level=logging.WARNING,
+            )
             log_vars = OrderedDict((k, v) for k, v in log_vars.items() if k not in bad)
         return loss, log_vars
 
-    def predict(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DepthDataSample]] = None
-                ) -> List[DepthDataSample]:
+    def predict(
+        self, inputs: torch.Tensor, data_samples: Optional[List[DepthDataSample]] = None
+    ) -> List[DepthDataSample]:
         """The student's disparity (1, h, w) at the input resolution, per image."""
         disparity = self._student(inputs)
         if data_samples is None:
@@ -373,13 +432,15 @@ class CrossContextDistiller(BaseModel):
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
         return self._student(inputs)
 
-    def forward(self, inputs: torch.Tensor, data_samples=None,
-                mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], list, torch.Tensor]:
+    def forward(
+        self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'
+    ) -> Union[Dict[str, torch.Tensor], list, torch.Tensor]:
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
             return self._forward(inputs, data_samples)
-        raise ValueError(f'CrossContextDistiller: unknown mode {mode!r}; '
-                         "use 'loss', 'predict' or 'tensor'")
+        raise ValueError(
+            f"CrossContextDistiller: unknown mode {mode!r}; use 'loss', 'predict' or 'tensor'"
+        )

@@ -1,4 +1,5 @@
 """Depth Anything V2 (S/B/L/G or a custom small ViT) as an MMEngine model."""
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple, Union
@@ -11,6 +12,7 @@ from torch import nn
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
 from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
+
 from ..backbones import DINOv2ViT, resolve_arch
 from ..data_preprocessor import DepthDataPreprocessor  # noqa: F401  (registers it)
 from ..heads import DPTHead
@@ -63,35 +65,59 @@ class DepthAnythingV2(BaseModel):
         init_cfg (dict, optional): unused; modules are initialized at construction.
     """
 
-    def __init__(self, encoder: Union[str, dict] = 'vitl', features: Optional[int] = None,
-                 out_channels: Optional[Sequence[int]] = None, use_bn: bool = False,
-                 use_clstoken: bool = False, final_relu_after_upsample: bool = False,
-                 fused_attn: bool = True, drop_path_rate: float = 0.0, with_cp: bool = False,
-                 checkpoint: Optional[str] = None, checkpoint_scope: str = 'all',
-                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        encoder: Union[str, dict] = 'vitl',
+        features: Optional[int] = None,
+        out_channels: Optional[Sequence[int]] = None,
+        use_bn: bool = False,
+        use_clstoken: bool = False,
+        final_relu_after_upsample: bool = False,
+        fused_attn: bool = True,
+        drop_path_rate: float = 0.0,
+        with_cp: bool = False,
+        checkpoint: Optional[str] = None,
+        checkpoint_scope: str = 'all',
+        data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         if data_preprocessor is None:
-            data_preprocessor = dict(type='DepthDataPreprocessor', mean=IMAGENET_MEAN,
-                                     std=IMAGENET_STD)
+            data_preprocessor = dict(
+                type='DepthDataPreprocessor', mean=IMAGENET_MEAN, std=IMAGENET_STD
+            )
         if isinstance(data_preprocessor, dict):  # our registry, not mmengine's root
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         arch = resolve_arch(encoder)
         default_features, default_channels = DAV2_HEADS.get(
             encoder if isinstance(encoder, str) else '',
-            (64, tuple(arch['embed_dim'] // d for d in (8, 4, 2, 1))))
+            (64, tuple(arch['embed_dim'] // d for d in (8, 4, 2, 1))),
+        )
         self.encoder_name = encoder if isinstance(encoder, str) else 'custom'
-        self.pretrained = MODELS.build(dict(
-            type='DINOv2ViT', arch=arch, fused_attn=fused_attn,
-            drop_path_rate=drop_path_rate, with_cp=with_cp))
-        self.depth_head = MODELS.build(dict(
-            type='DPTHead', in_channels=arch['embed_dim'],
-            features=features or default_features,
-            out_channels=out_channels or default_channels, use_bn=use_bn,
-            use_clstoken=use_clstoken, final_relu_after_upsample=final_relu_after_upsample))
+        self.pretrained = MODELS.build(
+            dict(
+                type='DINOv2ViT',
+                arch=arch,
+                fused_attn=fused_attn,
+                drop_path_rate=drop_path_rate,
+                with_cp=with_cp,
+            )
+        )
+        self.depth_head = MODELS.build(
+            dict(
+                type='DPTHead',
+                in_channels=arch['embed_dim'],
+                features=features or default_features,
+                out_channels=out_channels or default_channels,
+                use_bn=use_bn,
+                use_clstoken=use_clstoken,
+                final_relu_after_upsample=final_relu_after_upsample,
+            )
+        )
         self.checkpoint = checkpoint
         if checkpoint is not None:
             from ..checkpoint_loading import load_depth_checkpoint
+
             load_depth_checkpoint(self, checkpoint, scope=checkpoint_scope)
 
     @property
@@ -109,7 +135,8 @@ class DepthAnythingV2(BaseModel):
 
     def init_weights(self) -> None:
         """Nothing to do: modules are initialized (and the checkpoint loaded) at
-        construction. Overridden so the runner's call cannot re-draw the weights."""
+        construction. Overridden so the runner's call cannot re-draw the weights.
+        """
 
     def set_fused_attn(self, enabled: bool) -> None:
         """Switch the encoder between fused SDPA and plain softmax attention."""
@@ -134,16 +161,20 @@ class DepthAnythingV2(BaseModel):
         feats = self.extract_feat(inputs)
         disparity = self.depth_head(feats, patch_h, patch_w, out_size=(height, width))
         tokens = feats[-1][0]
-        feat_map = tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[-1],
-                                                  patch_h, patch_w)
+        feat_map = tokens.transpose(1, 2).reshape(
+            tokens.shape[0], tokens.shape[-1], patch_h, patch_w
+        )
         return disparity, feat_map
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
         return self.forward_with_features(inputs)[0]
 
-    def forward(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DepthDataSample]] = None,
-                mode: str = 'tensor'):
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        data_samples: Optional[List[DepthDataSample]] = None,
+        mode: str = 'tensor',
+    ):
         """MMEngine entry point.
 
         Args:
@@ -157,12 +188,15 @@ class DepthAnythingV2(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'loss':
-            raise RuntimeError('DepthAnythingV2 has no supervised loss of its own: train it '
-                               "as the student of a distiller (model.type='CrossContextDistiller')")
+            raise RuntimeError(
+                'DepthAnythingV2 has no supervised loss of its own: train it '
+                "as the student of a distiller (model.type='CrossContextDistiller')"
+            )
         raise ValueError(f"mode must be 'tensor', 'predict' or 'loss', got {mode!r}")
 
-    def predict(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DepthDataSample]] = None) -> List[DepthDataSample]:
+    def predict(
+        self, inputs: torch.Tensor, data_samples: Optional[List[DepthDataSample]] = None
+    ) -> List[DepthDataSample]:
         """Fill ``pred_depth`` (relative disparity at the input resolution)."""
         disparity = self._forward(inputs)
         if data_samples is None:

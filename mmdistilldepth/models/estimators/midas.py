@@ -1,4 +1,5 @@
 """MiDaS v3.1 (DPT-BEiT-L/16-512, DPT-Swin2-T/16-256) as an MMEngine model."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple, Union
@@ -12,6 +13,7 @@ from torch import nn
 
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
+
 from ..backbones.midas_beit import MiDaSBEiT
 from ..backbones.midas_swin2 import MiDaSSwin2
 from ..data_preprocessor import DepthDataPreprocessor  # noqa: F401  (registers it)
@@ -27,16 +29,19 @@ for _cls in (MiDaSBEiT, MiDaSSwin2, MiDaSDPTHead):
 
 #: The MiDaS v3.1 releases built here: backbone, network size, aspect handling.
 MIDAS_MODELS: Dict[str, dict] = {
-    'dpt_beit_large_512': dict(backbone=dict(type='MiDaSBEiT', arch='beitl16_512'),
-                               net_size=512, keep_aspect_ratio=True),
-    'dpt_swin2_tiny_256': dict(backbone=dict(type='MiDaSSwin2', arch='swin2t16_256'),
-                               net_size=256, keep_aspect_ratio=False),
+    'dpt_beit_large_512': dict(
+        backbone=dict(type='MiDaSBEiT', arch='beitl16_512'), net_size=512, keep_aspect_ratio=True
+    ),
+    'dpt_swin2_tiny_256': dict(
+        backbone=dict(type='MiDaSSwin2', arch='swin2t16_256'), net_size=256, keep_aspect_ratio=False
+    ),
 }
 _BACKBONES = {'MiDaSBEiT': MiDaSBEiT, 'MiDaSSwin2': MiDaSSwin2}
 
 
-def midas_input_size(height: int, width: int, net_size: int = 512,
-                     keep_aspect_ratio: bool = True, multiple: int = 32) -> Tuple[int, int]:
+def midas_input_size(
+    height: int, width: int, net_size: int = 512, keep_aspect_ratio: bool = True, multiple: int = 32
+) -> Tuple[int, int]:
     """MiDaS's "minimal" resize target (``transforms.Resize``, ``resize_method='minimal'``).
 
     ``scale_h = net/h``, ``scale_w = net/w``; with the aspect kept both use the scale
@@ -52,8 +57,10 @@ def midas_input_size(height: int, width: int, net_size: int = 512,
             scale_h = scale_w
         else:
             scale_w = scale_h
-    return (int(np.round(scale_h * height / multiple) * multiple),
-            int(np.round(scale_w * width / multiple) * multiple))
+    return (
+        int(np.round(scale_h * height / multiple) * multiple),
+        int(np.round(scale_w * width / multiple) * multiple),
+    )
 
 
 def guess_midas_model_type(state: Dict[str, torch.Tensor]) -> Optional[str]:
@@ -68,12 +75,15 @@ def guess_midas_model_type(state: Dict[str, torch.Tensor]) -> Optional[str]:
     if any(k.startswith('pretrained.model.blocks.') for k in state):
         table = state.get('pretrained.model.blocks.0.attn.relative_position_bias_table')
         blocks = {k.split('.')[3] for k in state if k.startswith('pretrained.model.blocks.')}
-        if patch.shape[0] == 1024 and len(blocks) == 24 and table is not None \
-                and table.shape[0] == 3972:
+        if (
+            patch.shape[0] == 1024
+            and len(blocks) == 24
+            and table is not None
+            and table.shape[0] == 3972
+        ):
             return 'dpt_beit_large_512'
         return None
-    stage2 = {k.split('.')[5] for k in state
-              if k.startswith('pretrained.model.layers.2.blocks.')}
+    stage2 = {k.split('.')[5] for k in state if k.startswith('pretrained.model.layers.2.blocks.')}
     if patch.shape[0] == 96 and len(stage2) == 6:
         return 'dpt_swin2_tiny_256'
     return None
@@ -127,40 +137,50 @@ class MiDaS(BaseModel):
 
     checkpoint_family = 'midas'
 
-    def __init__(self, model_type: str = 'dpt_beit_large_512',
-                 backbone: Optional[dict] = None, features: int = 256,
-                 non_negative: bool = True, net_size: Optional[int] = None,
-                 keep_aspect_ratio: Optional[bool] = None,
-                 checkpoint: Optional[str] = None, checkpoint_scope: str = 'all',
-                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        model_type: str = 'dpt_beit_large_512',
+        backbone: Optional[dict] = None,
+        features: int = 256,
+        non_negative: bool = True,
+        net_size: Optional[int] = None,
+        keep_aspect_ratio: Optional[bool] = None,
+        checkpoint: Optional[str] = None,
+        checkpoint_scope: str = 'all',
+        data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         if data_preprocessor is None:
-            data_preprocessor = dict(type='DepthDataPreprocessor', mean=MIDAS_MEAN,
-                                     std=MIDAS_STD)
+            data_preprocessor = dict(type='DepthDataPreprocessor', mean=MIDAS_MEAN, std=MIDAS_STD)
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if model_type not in MIDAS_MODELS:
-            raise KeyError(f'MiDaS: unknown model_type {model_type!r}; choose one of '
-                           f'{sorted(MIDAS_MODELS)}')
+            raise KeyError(
+                f'MiDaS: unknown model_type {model_type!r}; choose one of {sorted(MIDAS_MODELS)}'
+            )
         spec = MIDAS_MODELS[model_type]
         self.model_type = model_type
         backbone_cfg = dict(spec['backbone'])
         backbone_cfg.update(backbone or {})
         backbone_type = backbone_cfg.pop('type')
         if backbone_type not in _BACKBONES:
-            raise KeyError(f'MiDaS: backbone type {backbone_type!r} is not one of '
-                           f'{sorted(_BACKBONES)}')
-        self.backbone_name = f"{backbone_type}({backbone_cfg.get('arch')})"
+            raise KeyError(
+                f'MiDaS: backbone type {backbone_type!r} is not one of {sorted(_BACKBONES)}'
+            )
+        self.backbone_name = f'{backbone_type}({backbone_cfg.get("arch")})'
         self.pretrained = _BACKBONES[backbone_type](**backbone_cfg)
-        self.scratch = MiDaSDPTHead(self.pretrained.out_channels, features,
-                                    non_negative=non_negative)
+        self.scratch = MiDaSDPTHead(
+            self.pretrained.out_channels, features, non_negative=non_negative
+        )
         self.net_size = int(net_size or spec['net_size'])
-        self.keep_aspect_ratio = (spec['keep_aspect_ratio'] if keep_aspect_ratio is None
-                                  else bool(keep_aspect_ratio))
+        self.keep_aspect_ratio = (
+            spec['keep_aspect_ratio'] if keep_aspect_ratio is None else bool(keep_aspect_ratio)
+        )
         self.checkpoint = checkpoint
         if checkpoint is not None:
             from ..checkpoint_loading import load_depth_checkpoint
+
             load_depth_checkpoint(self, checkpoint, scope=checkpoint_scope)
 
     # ---------------------------------------------------------------- structure
@@ -179,10 +199,11 @@ class MiDaS(BaseModel):
 
     def init_weights(self) -> None:
         """Nothing to do: modules are initialized (and the checkpoint loaded) at
-        construction. Overridden so the runner's call cannot re-draw the weights."""
+        construction. Overridden so the runner's call cannot re-draw the weights.
+        """
 
     def structural_buffers(self) -> Dict[str, torch.Tensor]:
-        """timm 0.6.12's persistent structural buffers, under official names."""
+        """Timm 0.6.12's persistent structural buffers, under official names."""
         return {f'pretrained.{k}': v for k, v in self.pretrained.structural_buffers().items()}
 
     # ---------------------------------------------------------------- forward
@@ -190,8 +211,9 @@ class MiDaS(BaseModel):
         """The 4 maps fed to ``scratch.layer*_rn`` (finest first)."""
         return self.pretrained(inputs)
 
-    def forward_intermediates(self, inputs: torch.Tensor
-                              ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def forward_intermediates(
+        self, inputs: torch.Tensor
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """Disparity (B, 1, H, W) and ``levels``, ``path1``, ``prerelu`` for checks."""
         levels = self.extract_feat(inputs)
         out, extra = self.scratch.forward_intermediates(levels)
@@ -210,21 +232,29 @@ class MiDaS(BaseModel):
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
         return self.scratch(self.extract_feat(inputs))
 
-    def forward(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DepthDataSample]] = None, mode: str = 'tensor'):
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        data_samples: Optional[List[DepthDataSample]] = None,
+        mode: str = 'tensor',
+    ):
         """MMEngine entry point: ``'tensor'`` -> disparity (B, 1, H, W), ``'predict'``
-        -> data samples with ``pred_depth``."""
+        -> data samples with ``pred_depth``.
+        """
         if mode == 'tensor':
             return self._forward(inputs)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'loss':
-            raise RuntimeError('MiDaS has no supervised loss of its own: train it as the '
-                               "student of a distiller (model.type='CrossContextDistiller')")
+            raise RuntimeError(
+                'MiDaS has no supervised loss of its own: train it as the '
+                "student of a distiller (model.type='CrossContextDistiller')"
+            )
         raise ValueError(f"mode must be 'tensor', 'predict' or 'loss', got {mode!r}")
 
-    def predict(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DepthDataSample]] = None) -> List[DepthDataSample]:
+    def predict(
+        self, inputs: torch.Tensor, data_samples: Optional[List[DepthDataSample]] = None
+    ) -> List[DepthDataSample]:
         """Fill ``pred_depth`` (relative disparity at the input resolution)."""
         disparity = self._forward(inputs)
         if data_samples is None:
@@ -234,16 +264,18 @@ class MiDaS(BaseModel):
         return data_samples
 
     # ---------------------------------------------------------------- test-time I/O
-    def network_size(self, height: int, width: int, input_size: Optional[int] = None
-                     ) -> Tuple[int, int]:
+    def network_size(
+        self, height: int, width: int, input_size: Optional[int] = None
+    ) -> Tuple[int, int]:
         """The network input (h, w) for an image of (height, width)."""
         size = self.net_size if input_size is None else int(input_size)
         if isinstance(self.pretrained, MiDaSSwin2):
             return tuple(self.pretrained.img_size)  # the fixed window layout
         return midas_input_size(height, width, size, self.keep_aspect_ratio)
 
-    def prepare_inputs(self, rgb: np.ndarray, input_size: Optional[int] = None,
-                       max_size: Optional[int] = None) -> torch.Tensor:
+    def prepare_inputs(
+        self, rgb: np.ndarray, input_size: Optional[int] = None, max_size: Optional[int] = None
+    ) -> torch.Tensor:
         """RGB uint8 (H, W, 3) -> the official network input (1, 3, h, w), float32.
 
         ``/255`` in float64, cv2 ``INTER_CUBIC`` to :meth:`network_size`, ``(x - 0.5) /
@@ -256,9 +288,13 @@ class MiDaS(BaseModel):
                 None as the official code. Ignored by Swin2 (fixed size).
         """
         from mmdistilldepth.apis.preprocessing import prepare_midas_input
+
         h, w = self.network_size(rgb.shape[0], rgb.shape[1], input_size)
-        if max_size is not None and max(h, w) > max_size and \
-                not isinstance(self.pretrained, MiDaSSwin2):
+        if (
+            max_size is not None
+            and max(h, w) > max_size
+            and not isinstance(self.pretrained, MiDaSSwin2)
+        ):
             scale = max_size / max(h, w)
             h, w = (max(32, int(h * scale) // 32 * 32), max(32, int(w * scale) // 32 * 32))
         return torch.from_numpy(prepare_midas_input(rgb, (h, w)))

@@ -6,6 +6,7 @@ Key names are the official ones (``projects.{i}``, ``resize_layers.{0,1,3}``,
 ``scratch.output_conv1``, ``scratch.output_conv2.{0,2}``), so official
 ``depth_head.*`` tensors load unchanged.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -58,8 +59,12 @@ class FeatureFusionBlock(nn.Module):
         self.resConfUnit2 = ResidualConvUnit(features, use_bn)
         self.out_conv = nn.Conv2d(features, features, 1)
 
-    def forward(self, x: torch.Tensor, skip: Optional[torch.Tensor] = None,
-                size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        skip: Optional[torch.Tensor] = None,
+        size: Optional[Tuple[int, int]] = None,
+    ) -> torch.Tensor:
         """Fuse ``x`` with ``skip`` and resize to ``size`` (x2 when None).
 
         Resizes are bilinear with ``align_corners=True``, as in the official head.
@@ -91,10 +96,15 @@ class DPTHead(nn.Module):
             give identical outputs when the input is a multiple of 14.
     """
 
-    def __init__(self, in_channels: int, features: int = 256,
-                 out_channels: Sequence[int] = (256, 512, 1024, 1024),
-                 use_bn: bool = False, use_clstoken: bool = False,
-                 final_relu_after_upsample: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        features: int = 256,
+        out_channels: Sequence[int] = (256, 512, 1024, 1024),
+        use_bn: bool = False,
+        use_clstoken: bool = False,
+        final_relu_after_upsample: bool = False,
+    ) -> None:
         super().__init__()
         out_channels = list(out_channels)
         if len(out_channels) != 4:
@@ -102,16 +112,21 @@ class DPTHead(nn.Module):
         self.use_clstoken = use_clstoken
         self.final_relu_after_upsample = final_relu_after_upsample
         self.projects = nn.ModuleList([nn.Conv2d(in_channels, c, 1) for c in out_channels])
-        self.resize_layers = nn.ModuleList([
-            nn.ConvTranspose2d(out_channels[0], out_channels[0], 4, stride=4),
-            nn.ConvTranspose2d(out_channels[1], out_channels[1], 2, stride=2),
-            nn.Identity(),
-            nn.Conv2d(out_channels[3], out_channels[3], 3, stride=2, padding=1),
-        ])
+        self.resize_layers = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(out_channels[0], out_channels[0], 4, stride=4),
+                nn.ConvTranspose2d(out_channels[1], out_channels[1], 2, stride=2),
+                nn.Identity(),
+                nn.Conv2d(out_channels[3], out_channels[3], 3, stride=2, padding=1),
+            ]
+        )
         if use_clstoken:
-            self.readout_projects = nn.ModuleList([
-                nn.Sequential(nn.Linear(2 * in_channels, in_channels), nn.GELU())
-                for _ in out_channels])
+            self.readout_projects = nn.ModuleList(
+                [
+                    nn.Sequential(nn.Linear(2 * in_channels, in_channels), nn.GELU())
+                    for _ in out_channels
+                ]
+            )
         scratch = nn.Module()
         for i, c in enumerate(out_channels, start=1):
             setattr(scratch, f'layer{i}_rn', nn.Conv2d(c, features, 3, padding=1, bias=False))
@@ -119,8 +134,12 @@ class DPTHead(nn.Module):
             setattr(scratch, f'refinenet{i}', FeatureFusionBlock(features, use_bn))
         scratch.output_conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
         scratch.output_conv2 = nn.Sequential(
-            nn.Conv2d(features // 2, 32, 3, padding=1), nn.ReLU(True),
-            nn.Conv2d(32, 1, 1), nn.ReLU(True), nn.Identity())
+            nn.Conv2d(features // 2, 32, 3, padding=1),
+            nn.ReLU(True),
+            nn.Conv2d(32, 1, 1),
+            nn.ReLU(True),
+            nn.Identity(),
+        )
         # A head trained from scratch (the paper's Table 5 setting) ends in ReLUs: with
         # PyTorch's default init the last conv's output is negative everywhere for
         # about half of the draws, the ReLU is dead and no gradient ever flows. A
@@ -128,8 +147,13 @@ class DPTHead(nn.Module):
         nn.init.constant_(scratch.output_conv2[2].bias, 1.0)
         self.scratch = scratch
 
-    def forward(self, features: FeatureList, patch_h: int, patch_w: int,
-                out_size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+    def forward(
+        self,
+        features: FeatureList,
+        patch_h: int,
+        patch_w: int,
+        out_size: Optional[Tuple[int, int]] = None,
+    ) -> torch.Tensor:
         """Decode the four layers into disparity.
 
         Args:
@@ -148,8 +172,7 @@ class DPTHead(nn.Module):
             if self.use_clstoken:
                 readout = cls_token.unsqueeze(1).expand_as(tokens)
                 tokens = self.readout_projects[i](torch.cat((tokens, readout), -1))
-            x = tokens.permute(0, 2, 1).reshape(tokens.shape[0], tokens.shape[-1],
-                                                patch_h, patch_w)
+            x = tokens.permute(0, 2, 1).reshape(tokens.shape[0], tokens.shape[-1], patch_h, patch_w)
             levels.append(self.resize_layers[i](self.projects[i](x)))
         s = self.scratch
         l1, l2, l3, l4 = (getattr(s, f'layer{i + 1}_rn')(x) for i, x in enumerate(levels))
@@ -158,8 +181,7 @@ class DPTHead(nn.Module):
         path = s.refinenet2(path, l2, size=l1.shape[2:])
         path = s.refinenet1(path, l1)
         out = s.output_conv1(path)
-        out = F.interpolate(out, (patch_h * 14, patch_w * 14), mode='bilinear',
-                            align_corners=True)
+        out = F.interpolate(out, (patch_h * 14, patch_w * 14), mode='bilinear', align_corners=True)
         if not self.final_relu_after_upsample:
             return F.relu(s.output_conv2(out))
         out = s.output_conv2[:3](out)

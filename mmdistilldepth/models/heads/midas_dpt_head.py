@@ -10,6 +10,7 @@ Key names: ``layer{1..4}_rn``, ``refinenet{1..4}.{out_conv,resConfUnit1,resConfU
 ``output_conv.{0,2,4}``: the estimator stores this module as ``scratch`` so official
 ``scratch.*`` tensors load unchanged.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Sequence, Tuple
@@ -30,16 +31,18 @@ class Interpolate(nn.Module):
         align_corners (bool): ``F.interpolate`` align_corners.
     """
 
-    def __init__(self, scale_factor: float = 2.0, mode: str = 'bilinear',
-                 align_corners: bool = True) -> None:
+    def __init__(
+        self, scale_factor: float = 2.0, mode: str = 'bilinear', align_corners: bool = True
+    ) -> None:
         super().__init__()
         self.scale_factor = scale_factor
         self.mode = mode
         self.align_corners = align_corners
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=self.scale_factor, mode=self.mode,
-                             align_corners=self.align_corners)
+        return F.interpolate(
+            x, scale_factor=self.scale_factor, mode=self.mode, align_corners=self.align_corners
+        )
 
 
 class MiDaSDPTHead(nn.Module):
@@ -54,9 +57,14 @@ class MiDaSDPTHead(nn.Module):
         head_features_2 (int): width before the last 1x1 conv (32).
     """
 
-    def __init__(self, in_channels: Sequence[int], features: int = 256,
-                 non_negative: bool = True, use_bn: bool = False,
-                 head_features_2: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        features: int = 256,
+        non_negative: bool = True,
+        use_bn: bool = False,
+        head_features_2: int = 32,
+    ) -> None:
         super().__init__()
         in_channels = list(in_channels)
         if len(in_channels) != 4:
@@ -72,13 +80,15 @@ class MiDaSDPTHead(nn.Module):
             nn.ReLU(True),
             nn.Conv2d(head_features_2, 1, 1),
             nn.ReLU(True) if non_negative else nn.Identity(),
-            nn.Identity())
+            nn.Identity(),
+        )
         # As DPTHead: a positive last bias keeps a from-scratch head's ReLU alive
         # (Table 5 trains the decoder from scratch); loaded weights overwrite it.
         nn.init.constant_(self.output_conv[4].bias, 1.0)
 
-    def forward_intermediates(self, levels: Sequence[torch.Tensor]
-                              ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def forward_intermediates(
+        self, levels: Sequence[torch.Tensor]
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """Decode and also return ``path1`` (refinenet1) and ``prerelu`` (conv .4).
 
         Returns:

@@ -6,5 +6,13 @@ from .marigold_teacher import MarigoldTeacher
 from .midas_teacher import MiDaSTeacher
 from .simulated_teacher import SimulatedTeacher
 
-__all__ = ['BaseTeacher', 'SimulatedTeacher', 'AssistantGuidedTeacher', 'align_scale_shift',
-           'DepthAnythingTeacher', 'GenPerceptTeacher', 'MarigoldTeacher', 'MiDaSTeacher']
+__all__ = [
+    'BaseTeacher',
+    'SimulatedTeacher',
+    'AssistantGuidedTeacher',
+    'align_scale_shift',
+    'DepthAnythingTeacher',
+    'GenPerceptTeacher',
+    'MarigoldTeacher',
+    'MiDaSTeacher',
+]

@@ -1,4 +1,5 @@
 """Assistant-guided distillation: a primary teacher paired with an assistant."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -9,6 +10,7 @@ from mmengine.logging import MessageHub
 
 from mmdistilldepth.evaluation.functional.alignment import fit_scale_shift_batched
 from mmdistilldepth.registry import MODELS
+
 from .base_teacher import BaseTeacher
 
 
@@ -57,18 +59,29 @@ class AssistantGuidedTeacher(BaseTeacher):
         seed (int): seed of the per-iteration draw.
     """
 
-    def __init__(self, primary: dict, assistant: dict, mode: str = 'select',
-                 assistant_prob: float = 0.3, tau: float = 0.5, seed: int = 0) -> None:
+    def __init__(
+        self,
+        primary: dict,
+        assistant: dict,
+        mode: str = 'select',
+        assistant_prob: float = 0.3,
+        tau: float = 0.5,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         if mode not in ('select', 'avg'):
-            raise ValueError(f"AssistantGuidedTeacher: mode must be 'select' or 'avg', got {mode!r}")
+            raise ValueError(
+                f"AssistantGuidedTeacher: mode must be 'select' or 'avg', got {mode!r}"
+            )
         if not 0.0 <= assistant_prob <= 1.0:
-            raise ValueError(f'AssistantGuidedTeacher: assistant_prob must lie in [0, 1], '
-                             f'got {assistant_prob}')
+            raise ValueError(
+                f'AssistantGuidedTeacher: assistant_prob must lie in [0, 1], got {assistant_prob}'
+            )
         self.primary = MODELS.build(primary)
         self.assistant = MODELS.build(assistant)
-        self.uses_gt_depth = any(getattr(t, 'uses_gt_depth', False)
-                                 for t in (self.primary, self.assistant))
+        self.uses_gt_depth = any(
+            getattr(t, 'uses_gt_depth', False) for t in (self.primary, self.assistant)
+        )
         self.mode = mode
         self.assistant_prob = assistant_prob
         self.tau = tau
@@ -87,8 +100,9 @@ class AssistantGuidedTeacher(BaseTeacher):
         draw = np.random.default_rng([self.seed, iteration]).random()
         return 'assistant' if draw < self.assistant_prob else 'primary'
 
-    def _predict(self, images: torch.Tensor,
-                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         iteration = self._iteration()
         self._calls += 1
         if self.mode == 'select':

@@ -1,11 +1,11 @@
 """The contract every teacher follows."""
+
 from __future__ import annotations
 
 from typing import Optional
 
 import torch
 from torch import nn
-
 
 from ..utils import freeze
 
@@ -38,8 +38,9 @@ class BaseTeacher(nn.Module):
         return super().train(False)
 
     @torch.inference_mode()
-    def predict(self, images: torch.Tensor,
-                gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """Predict disparity for a batch of views.
 
         Args:
@@ -54,10 +55,12 @@ class BaseTeacher(nn.Module):
         """
         return self._predict(images, gt_depth=gt_depth).float()
 
-    def _predict(self, images: torch.Tensor,
-                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, images: torch.Tensor,
-                gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         return self.predict(images, gt_depth=gt_depth)

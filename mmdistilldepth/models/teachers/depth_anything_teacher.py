@@ -1,4 +1,5 @@
 """Depth Anything V2 (official or Distill-Any-Depth weights) as a frozen teacher."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -7,16 +8,19 @@ import torch
 import torch.nn.functional as F
 
 from mmdistilldepth.apis.preprocessing import dav2_input_size
-from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
 from mmdistilldepth.registry import MODELS
+from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
+
 from ..checkpoint_loading import load_depth_checkpoint
 from .base_teacher import BaseTeacher
 
 
 def round_to_multiple(height: int, width: int, multiple: int = 14) -> tuple:
     """The nearest multiple of ``multiple`` of each side (at least one patch)."""
-    return (max(multiple, int(round(height / multiple)) * multiple),
-            max(multiple, int(round(width / multiple)) * multiple))
+    return (
+        max(multiple, int(round(height / multiple)) * multiple),
+        max(multiple, int(round(width / multiple)) * multiple),
+    )
 
 
 @MODELS.register_module()
@@ -41,9 +45,13 @@ class DepthAnythingTeacher(BaseTeacher):
             (``torch.bfloat16``); None runs in float32. The CPU runs in float32.
     """
 
-    def __init__(self, model: dict, checkpoint: Optional[str] = None,
-                 input_size: Optional[int] = None,
-                 autocast_dtype: Optional[torch.dtype] = torch.bfloat16) -> None:
+    def __init__(
+        self,
+        model: dict,
+        checkpoint: Optional[str] = None,
+        input_size: Optional[int] = None,
+        autocast_dtype: Optional[torch.dtype] = torch.bfloat16,
+    ) -> None:
         super().__init__()
         model = dict(model)
         model.pop('checkpoint', None)
@@ -63,19 +71,20 @@ class DepthAnythingTeacher(BaseTeacher):
             return dav2_input_size(height, width, self.input_size)
         return round_to_multiple(height, width, self.model.patch_size)
 
-    def _predict(self, images: torch.Tensor,
-                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         height, width = images.shape[-2:]
         x = (images.float() - self.mean) / self.std
         size = self.network_size(height, width)
         if size != (height, width):
             x = F.interpolate(x, size, mode='bicubic', align_corners=False)
         use_autocast = images.device.type == 'cuda' and self.autocast_dtype is not None
-        with torch.autocast(images.device.type, dtype=self.autocast_dtype,
-                            enabled=use_autocast):
+        with torch.autocast(images.device.type, dtype=self.autocast_dtype, enabled=use_autocast):
             disparity = self.model(x, mode='tensor')
         disparity = disparity.float()
         if disparity.shape[-2:] != (height, width):
-            disparity = F.interpolate(disparity, (height, width), mode='bilinear',
-                                      align_corners=True)
+            disparity = F.interpolate(
+                disparity, (height, width), mode='bilinear', align_corners=True
+            )
         return disparity

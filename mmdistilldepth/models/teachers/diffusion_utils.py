@@ -14,6 +14,7 @@ Plain functions with typed arguments, importable without a config and without
 - :func:`affine_depth_to_disparity`: turns affine-invariant depth in [0, 1] into
   disparity in [0, 1] for the distiller.
 """
+
 from __future__ import annotations
 
 import glob
@@ -27,8 +28,14 @@ import torch.nn.functional as F
 from mmdistilldepth.utils.extras import MissingExtraError, install_hint, is_available
 
 EMBEDDING_KEY = 'empty_text_embedding'
-DTYPES = dict(float32=torch.float32, fp32=torch.float32, float16=torch.float16,
-              fp16=torch.float16, bfloat16=torch.bfloat16, bf16=torch.bfloat16)
+DTYPES = dict(
+    float32=torch.float32,
+    fp32=torch.float32,
+    float16=torch.float16,
+    fp16=torch.float16,
+    bfloat16=torch.bfloat16,
+    bf16=torch.bfloat16,
+)
 
 
 def transformers_available() -> bool:
@@ -36,8 +43,9 @@ def transformers_available() -> bool:
     return is_available('transformers')
 
 
-def check_model_folder(model_path: str, required: Iterable[str], model_name: str,
-                       download_hint: str) -> None:
+def check_model_folder(
+    model_path: str, required: Iterable[str], model_name: str, download_hint: str
+) -> None:
     """Raise a clear error when a local model folder lacks a file or subfolder.
 
     Args:
@@ -54,7 +62,8 @@ def check_model_folder(model_path: str, required: Iterable[str], model_name: str
     if not osp.isdir(model_path):
         raise FileNotFoundError(
             f'{model_name} folder {model_path} does not exist: download {download_hint} '
-            'into it (see docs/diffusion_teachers.md)')
+            'into it (see docs/diffusion_teachers.md)'
+        )
     for rel in required:
         path = osp.join(model_path, rel)
         if rel.endswith('/'):
@@ -67,13 +76,15 @@ def check_model_folder(model_path: str, required: Iterable[str], model_name: str
             shown = rel.replace('*', '.safetensors') if '*' in rel else rel
             raise FileNotFoundError(
                 f'{model_name} folder {model_path} lacks {shown}: download {download_hint} '
-                'into it (see docs/diffusion_teachers.md for the folder layout)')
+                'into it (see docs/diffusion_teachers.md for the folder layout)'
+            )
 
 
 def weights_variant(subfolder: str) -> Optional[str]:
     """``'fp16'`` when a diffusers subfolder holds only fp16-variant weights, else None."""
-    if glob.glob(osp.join(subfolder, 'diffusion_pytorch_model.safetensors*')) or \
-            glob.glob(osp.join(subfolder, 'diffusion_pytorch_model.bin*')):
+    if glob.glob(osp.join(subfolder, 'diffusion_pytorch_model.safetensors*')) or glob.glob(
+        osp.join(subfolder, 'diffusion_pytorch_model.bin*')
+    ):
         return None
     if glob.glob(osp.join(subfolder, 'diffusion_pytorch_model.fp16.*')):
         return 'fp16'
@@ -107,8 +118,10 @@ def _as_batch_of_one(embedding: torch.Tensor, source: str) -> torch.Tensor:
     if embedding.dim() == 2:
         embedding = embedding[None]
     if embedding.dim() != 3 or embedding.shape[0] != 1:
-        raise ValueError(f'empty-prompt embedding from {source} has shape '
-                         f'{tuple(embedding.shape)}; expected (1, S, D) or (S, D)')
+        raise ValueError(
+            f'empty-prompt embedding from {source} has shape '
+            f'{tuple(embedding.shape)}; expected (1, S, D) or (S, D)'
+        )
     return embedding.float()
 
 
@@ -118,7 +131,8 @@ def check_embedding_fits(embedding: torch.Tensor, unet, model_path: str) -> None
     if embedding.shape[-1] != dim:
         raise ValueError(
             f'empty-prompt embedding has {embedding.shape[-1]} channels but the UNet of '
-            f'{model_path} attends to {dim}: the embedding is from another model')
+            f'{model_path} attends to {dim}: the embedding is from another model'
+        )
 
 
 def load_text_embedding(path: str) -> torch.Tensor:
@@ -136,9 +150,11 @@ def load_text_embedding(path: str) -> torch.Tensor:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'empty-prompt embedding file {path} does not exist: create it with '
-            'tools/model_converters/save_empty_text_embedding.py MODEL_DIR OUT')
+            'tools/model_converters/save_empty_text_embedding.py MODEL_DIR OUT'
+        )
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
+
         tensors = load_file(path)
     elif path.endswith('.npy'):
         tensors = torch.from_numpy(np.load(path))
@@ -150,8 +166,10 @@ def load_text_embedding(path: str) -> torch.Tensor:
         elif len(tensors) == 1:
             tensors = next(iter(tensors.values()))
         else:
-            raise KeyError(f'{path} holds {sorted(tensors)}; expected the key '
-                           f'{EMBEDDING_KEY!r} or a single tensor')
+            raise KeyError(
+                f'{path} holds {sorted(tensors)}; expected the key '
+                f'{EMBEDDING_KEY!r} or a single tensor'
+            )
     if not isinstance(tensors, torch.Tensor):
         raise TypeError(f'{path} holds a {type(tensors).__name__}, not a tensor')
     return _as_batch_of_one(tensors, path)
@@ -159,10 +177,12 @@ def load_text_embedding(path: str) -> torch.Tensor:
 
 def save_text_embedding(embedding: torch.Tensor, path: str) -> None:
     """Save an empty-prompt embedding (1, S, D) as float32 in the format of ``path``'s
-    extension: ``.safetensors``, ``.npy``, or anything else with ``torch.save``."""
+    extension: ``.safetensors``, ``.npy``, or anything else with ``torch.save``.
+    """
     embedding = _as_batch_of_one(embedding.detach().cpu(), 'the caller').contiguous()
     if path.endswith('.safetensors'):
         from safetensors.torch import save_file
+
         save_file({EMBEDDING_KEY: embedding}, path)
     elif path.endswith('.npy'):
         np.save(path, embedding.numpy())
@@ -171,8 +191,9 @@ def save_text_embedding(embedding: torch.Tensor, path: str) -> None:
 
 
 @torch.no_grad()
-def encode_empty_prompt(model_path: str, prompt: str = '',
-                        device: Union[str, torch.device] = 'cpu') -> torch.Tensor:
+def encode_empty_prompt(
+    model_path: str, prompt: str = '', device: Union[str, torch.device] = 'cpu'
+) -> torch.Tensor:
     """Encode the (empty) prompt with the model's CLIP tokenizer and text encoder.
 
     Like GenPercept's and Marigold's pipelines, the prompt is tokenized without
@@ -187,25 +208,42 @@ def encode_empty_prompt(model_path: str, prompt: str = '',
         Tensor: (1, S, D) float32 on the CPU.
     """
     if not transformers_available():
-        raise MissingExtraError('computing the empty-prompt embedding needs transformers '
-                                f'(not installed): {install_hint("transformers")}')
+        raise MissingExtraError(
+            'computing the empty-prompt embedding needs transformers '
+            f'(not installed): {install_hint("transformers")}'
+        )
     from transformers import CLIPTextModel, CLIPTokenizer
-    check_model_folder(model_path, ['tokenizer/', 'text_encoder/config.json'],
-                       'text encoder', 'the tokenizer/ and text_encoder/ subfolders of '
-                       'stabilityai/stable-diffusion-2-1 (or give the teacher a saved '
-                       'empty_text_embedding file instead)')
-    tokenizer = CLIPTokenizer.from_pretrained(osp.join(model_path, 'tokenizer'),
-                                              local_files_only=True)
-    text_encoder = CLIPTextModel.from_pretrained(
-        osp.join(model_path, 'text_encoder'), local_files_only=True).to(device).eval()
-    ids = tokenizer(prompt, padding='do_not_pad', max_length=tokenizer.model_max_length,
-                    truncation=True, return_tensors='pt').input_ids
+
+    check_model_folder(
+        model_path,
+        ['tokenizer/', 'text_encoder/config.json'],
+        'text encoder',
+        'the tokenizer/ and text_encoder/ subfolders of '
+        'stabilityai/stable-diffusion-2-1 (or give the teacher a saved '
+        'empty_text_embedding file instead)',
+    )
+    tokenizer = CLIPTokenizer.from_pretrained(
+        osp.join(model_path, 'tokenizer'), local_files_only=True
+    )
+    text_encoder = (
+        CLIPTextModel.from_pretrained(osp.join(model_path, 'text_encoder'), local_files_only=True)
+        .to(device)
+        .eval()
+    )
+    ids = tokenizer(
+        prompt,
+        padding='do_not_pad',
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors='pt',
+    ).input_ids
     embedding = text_encoder(ids.to(device))[0]
     return embedding.float().cpu()
 
 
-def processing_size(height: int, width: int, processing_res: int,
-                    multiple: int = 8) -> Tuple[int, int]:
+def processing_size(
+    height: int, width: int, processing_res: int, multiple: int = 8
+) -> Tuple[int, int]:
     """The size at which a diffusion teacher processes an image.
 
     The longest edge becomes ``processing_res`` (``0`` keeps the input size), the
@@ -223,14 +261,14 @@ def processing_size(height: int, width: int, processing_res: int,
     return _round(height), _round(width)
 
 
-def resize_to_processing(images: torch.Tensor, processing_res: int,
-                         multiple: int = 8) -> torch.Tensor:
+def resize_to_processing(
+    images: torch.Tensor, processing_res: int, multiple: int = 8
+) -> torch.Tensor:
     """Resize (B, C, H, W) images to :func:`processing_size` (bilinear, anti-aliased)."""
     size = processing_size(images.shape[-2], images.shape[-1], processing_res, multiple)
     if tuple(images.shape[-2:]) == size:
         return images
-    return F.interpolate(images, size=size, mode='bilinear', align_corners=False,
-                         antialias=True)
+    return F.interpolate(images, size=size, mode='bilinear', align_corners=False, antialias=True)
 
 
 def affine_depth_to_disparity(depth: torch.Tensor, offset: float = 0.1) -> torch.Tensor:

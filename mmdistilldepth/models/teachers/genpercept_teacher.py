@@ -1,4 +1,5 @@
 """GenPercept, the paper's diffusion assistant, as a frozen teacher (diffusers)."""
+
 from __future__ import annotations
 
 import logging
@@ -10,17 +11,27 @@ import torch.nn.functional as F
 
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.utils.extras import require
+
 from .base_teacher import BaseTeacher
-from .diffusion_utils import (affine_depth_to_disparity, check_embedding_fits,
-                              check_model_folder, encode_empty_prompt, load_text_embedding,
-                              resize_to_processing, resolve_dtype, transformers_available,
-                              weights_variant)
+from .diffusion_utils import (
+    affine_depth_to_disparity,
+    check_embedding_fits,
+    check_model_folder,
+    encode_empty_prompt,
+    load_text_embedding,
+    resize_to_processing,
+    resolve_dtype,
+    transformers_available,
+    weights_variant,
+)
 
 logger = logging.getLogger(__name__)
 
-GENPERCEPT_DOWNLOAD = ('a GenPercept checkpoint (e.g. huggingface.co/guangkaixu/'
-                       'genpercept-disparity, or the unet of guangkaixu/genpercept-models '
-                       'with the vae of stabilityai/stable-diffusion-2-1)')
+GENPERCEPT_DOWNLOAD = (
+    'a GenPercept checkpoint (e.g. huggingface.co/guangkaixu/'
+    'genpercept-disparity, or the unet of guangkaixu/genpercept-models '
+    'with the vae of stabilityai/stable-diffusion-2-1)'
+)
 
 #: GenPercept's one DDIM step. Its scheduler (``hf_configs/scheduler_beta_1.0_1.0``:
 #: DDIM, ``beta_start = beta_end = 1``, ``prediction_type='v_prediction'``,
@@ -72,23 +83,36 @@ class GenPerceptTeacher(BaseTeacher):
             (bounds memory); None runs the whole batch at once.
     """
 
-    def __init__(self, model_path: str, processing_res: int = 768,
-                 prediction: str = 'disparity',
-                 empty_text_embedding: Optional[str] = None,
-                 dtype: Union[str, torch.dtype] = 'auto', depth_offset: float = 0.1,
-                 chunk_size: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        processing_res: int = 768,
+        prediction: str = 'disparity',
+        empty_text_embedding: Optional[str] = None,
+        dtype: Union[str, torch.dtype] = 'auto',
+        depth_offset: float = 0.1,
+        chunk_size: Optional[int] = None,
+    ) -> None:
         super().__init__()
         if prediction not in ('disparity', 'depth'):
             raise ValueError(f"prediction must be 'disparity' or 'depth', got {prediction!r}")
         if processing_res < 0 or processing_res % 8 != 0:
-            raise ValueError(f'processing_res must be 0 or a positive multiple of 8, '
-                             f'got {processing_res}')
+            raise ValueError(
+                f'processing_res must be 0 or a positive multiple of 8, got {processing_res}'
+            )
         if depth_offset <= 0:
             raise ValueError(f'depth_offset must be > 0, got {depth_offset}')
-        check_model_folder(model_path, [
-            'unet/config.json', 'unet/diffusion_pytorch_model*',
-            'vae/config.json', 'vae/diffusion_pytorch_model*'
-        ], 'GenPercept', GENPERCEPT_DOWNLOAD)
+        check_model_folder(
+            model_path,
+            [
+                'unet/config.json',
+                'unet/diffusion_pytorch_model*',
+                'vae/config.json',
+                'vae/diffusion_pytorch_model*',
+            ],
+            'GenPercept',
+            GENPERCEPT_DOWNLOAD,
+        )
         self.model_path = model_path
         self.processing_res = processing_res
         self.prediction = prediction
@@ -111,27 +135,39 @@ class GenPerceptTeacher(BaseTeacher):
 
     def _load(self, cls, subfolder: str):
         from diffusers.utils import is_accelerate_available
+
         path = osp.join(self.model_path, subfolder)
-        return cls.from_pretrained(path, dtype=self.dtype, local_files_only=True,
-                                   variant=weights_variant(path),
-                                   low_cpu_mem_usage=is_accelerate_available())
+        return cls.from_pretrained(
+            path,
+            dtype=self.dtype,
+            local_files_only=True,
+            variant=weights_variant(path),
+            low_cpu_mem_usage=is_accelerate_available(),
+        )
 
     def _empty_prompt_embedding(self, path: Optional[str]) -> torch.Tensor:
         if path is not None:
             return load_text_embedding(path)
-        has_encoder = (osp.isdir(osp.join(self.model_path, 'text_encoder'))
-                       and osp.isdir(osp.join(self.model_path, 'tokenizer')))
+        has_encoder = osp.isdir(osp.join(self.model_path, 'text_encoder')) and osp.isdir(
+            osp.join(self.model_path, 'tokenizer')
+        )
         if not has_encoder or not transformers_available():
-            missing = ('transformers is not installed' if has_encoder else
-                       f'{self.model_path} lacks text_encoder/ or tokenizer/')
+            missing = (
+                'transformers is not installed'
+                if has_encoder
+                else f'{self.model_path} lacks text_encoder/ or tokenizer/'
+            )
             raise FileNotFoundError(
                 f'GenPercept needs the empty-prompt embedding, but empty_text_embedding is '
                 f'not set and {missing}: create the file once with '
                 'tools/model_converters/save_empty_text_embedding.py MODEL_DIR OUT (on a '
                 'machine with transformers and the SD 2.1 text_encoder/ and tokenizer/) '
-                'and pass empty_text_embedding=OUT')
-        logger.info('GenPerceptTeacher: computing the empty-prompt embedding with the text '
-                    'encoder of %s', self.model_path)
+                'and pass empty_text_embedding=OUT'
+            )
+        logger.info(
+            'GenPerceptTeacher: computing the empty-prompt embedding with the text encoder of %s',
+            self.model_path,
+        )
         return encode_empty_prompt(self.model_path)
 
     def _run(self, images: torch.Tensor) -> torch.Tensor:
@@ -145,14 +181,16 @@ class GenPerceptTeacher(BaseTeacher):
         pred = decoded.float().mean(dim=1, keepdim=True).clamp(-1.0, 1.0)
         return (pred + 1.0) / 2.0
 
-    def _predict(self, images: torch.Tensor,
-                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         images = images.clamp(0.0, 1.0)
         chunks = [images] if self.chunk_size is None else images.split(self.chunk_size)
         pred = torch.cat([self._run(chunk) for chunk in chunks])
         if pred.shape[-2:] != images.shape[-2:]:
-            pred = F.interpolate(pred, size=images.shape[-2:], mode='bilinear',
-                                 align_corners=False, antialias=True).clamp(0.0, 1.0)
+            pred = F.interpolate(
+                pred, size=images.shape[-2:], mode='bilinear', align_corners=False, antialias=True
+            ).clamp(0.0, 1.0)
         if self.prediction == 'depth':
             pred = affine_depth_to_disparity(pred, self.depth_offset)
         return pred

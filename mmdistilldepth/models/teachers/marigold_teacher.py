@@ -1,4 +1,5 @@
 """Marigold as a frozen teacher, through diffusers' ``MarigoldDepthPipeline``."""
+
 from __future__ import annotations
 
 import logging
@@ -9,10 +10,18 @@ import torch
 
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.utils.extras import MissingExtraError, install_hint, is_available, require
+
 from .base_teacher import BaseTeacher
-from .diffusion_utils import (affine_depth_to_disparity, check_embedding_fits,
-                              check_model_folder, encode_empty_prompt, load_text_embedding,
-                              resolve_dtype, transformers_available, weights_variant)
+from .diffusion_utils import (
+    affine_depth_to_disparity,
+    check_embedding_fits,
+    check_model_folder,
+    encode_empty_prompt,
+    load_text_embedding,
+    resolve_dtype,
+    transformers_available,
+    weights_variant,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +73,20 @@ class MarigoldTeacher(BaseTeacher):
         ensembling_kwargs (dict, optional): passed to the pipeline's ensembling.
     """
 
-    def __init__(self, model_path: str, num_inference_steps: Optional[int] = None,
-                 ensemble_size: int = 1, processing_resolution: Optional[int] = None,
-                 prediction: Optional[str] = None,
-                 empty_text_embedding: Optional[str] = None,
-                 dtype: Union[str, torch.dtype] = 'auto', depth_offset: float = 0.1,
-                 seed: int = 0, batch_size: Optional[int] = None,
-                 ensembling_kwargs: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        num_inference_steps: Optional[int] = None,
+        ensemble_size: int = 1,
+        processing_resolution: Optional[int] = None,
+        prediction: Optional[str] = None,
+        empty_text_embedding: Optional[str] = None,
+        dtype: Union[str, torch.dtype] = 'auto',
+        depth_offset: float = 0.1,
+        seed: int = 0,
+        batch_size: Optional[int] = None,
+        ensembling_kwargs: Optional[dict] = None,
+    ) -> None:
         super().__init__()
         if prediction not in (None, 'depth', 'disparity'):
             raise ValueError(f"prediction must be None, 'depth' or 'disparity', got {prediction!r}")
@@ -78,31 +94,51 @@ class MarigoldTeacher(BaseTeacher):
             raise ValueError(f'ensemble_size must be >= 1, got {ensemble_size}')
         if depth_offset <= 0:
             raise ValueError(f'depth_offset must be > 0, got {depth_offset}')
-        check_model_folder(model_path, [
-            'model_index.json', 'scheduler/scheduler_config.json', 'unet/config.json',
-            'unet/diffusion_pytorch_model*', 'vae/config.json', 'vae/diffusion_pytorch_model*'
-        ], 'Marigold', MARIGOLD_DOWNLOAD)
+        check_model_folder(
+            model_path,
+            [
+                'model_index.json',
+                'scheduler/scheduler_config.json',
+                'unet/config.json',
+                'unet/diffusion_pytorch_model*',
+                'vae/config.json',
+                'vae/diffusion_pytorch_model*',
+            ],
+            'Marigold',
+            MARIGOLD_DOWNLOAD,
+        )
         diffusers = require('diffusers', 'MarigoldTeacher')  # the `diffusion` extra
         if not transformers_available():
             raise MissingExtraError(
-                'MarigoldTeacher runs diffusers\' MarigoldDepthPipeline, which imports '
+                "MarigoldTeacher runs diffusers' MarigoldDepthPipeline, which imports "
                 f'transformers (not installed): {install_hint("transformers")} '
-                '(or pip install transformers)')
+                '(or pip install transformers)'
+            )
         if ensemble_size > 1 and not is_available('scipy'):
-            raise MissingExtraError('MarigoldTeacher with ensemble_size > 1 needs scipy for '
-                                    'the pipeline\'s ensembling (not installed): '
-                                    f'{install_hint("scipy")}')
+            raise MissingExtraError(
+                'MarigoldTeacher with ensemble_size > 1 needs scipy for '
+                "the pipeline's ensembling (not installed): "
+                f'{install_hint("scipy")}'
+            )
         from diffusers.utils import is_accelerate_available
 
         self.model_path = model_path
         self.dtype = resolve_dtype(dtype)
-        embedding = (load_text_embedding(empty_text_embedding)
-                     if empty_text_embedding is not None else encode_empty_prompt(model_path))
+        embedding = (
+            load_text_embedding(empty_text_embedding)
+            if empty_text_embedding is not None
+            else encode_empty_prompt(model_path)
+        )
         # The text encoder is never kept: the pipeline uses the embedding set below.
         self.pipe = diffusers.MarigoldDepthPipeline.from_pretrained(
-            model_path, text_encoder=None, tokenizer=None, dtype=self.dtype,
-            local_files_only=True, variant=weights_variant(osp.join(model_path, 'unet')),
-            low_cpu_mem_usage=is_accelerate_available())
+            model_path,
+            text_encoder=None,
+            tokenizer=None,
+            dtype=self.dtype,
+            local_files_only=True,
+            variant=weights_variant(osp.join(model_path, 'unet')),
+            low_cpu_mem_usage=is_accelerate_available(),
+        )
         self.pipe.set_progress_bar_config(disable=True)
         # Registered as submodules so .to() / .cuda() move the pipeline's models.
         self.unet = self.pipe.unet
@@ -110,17 +146,27 @@ class MarigoldTeacher(BaseTeacher):
         check_embedding_fits(embedding, self.unet, model_path)
         self.register_buffer('empty_text_embedding', embedding.to(self.dtype), persistent=False)
 
-        self.num_inference_steps = (self.pipe.default_denoising_steps
-                                    if num_inference_steps is None else num_inference_steps)
-        self.processing_resolution = (self.pipe.default_processing_resolution
-                                      if processing_resolution is None else processing_resolution)
+        self.num_inference_steps = (
+            self.pipe.default_denoising_steps
+            if num_inference_steps is None
+            else num_inference_steps
+        )
+        self.processing_resolution = (
+            self.pipe.default_processing_resolution
+            if processing_resolution is None
+            else processing_resolution
+        )
         if self.num_inference_steps is None or self.processing_resolution is None:
-            raise ValueError(f'{model_path}/model_index.json sets no default_denoising_steps or '
-                             'default_processing_resolution: give num_inference_steps and '
-                             'processing_resolution')
+            raise ValueError(
+                f'{model_path}/model_index.json sets no default_denoising_steps or '
+                'default_processing_resolution: give num_inference_steps and '
+                'processing_resolution'
+            )
         if self.processing_resolution % self.pipe.vae_scale_factor != 0:
-            raise ValueError(f'processing_resolution must be a multiple of '
-                             f'{self.pipe.vae_scale_factor}, got {self.processing_resolution}')
+            raise ValueError(
+                f'processing_resolution must be a multiple of '
+                f'{self.pipe.vae_scale_factor}, got {self.processing_resolution}'
+            )
         self.ensemble_size = ensemble_size
         self.prediction = self._resolve_prediction(prediction)
         self.depth_offset = depth_offset
@@ -136,16 +182,23 @@ class MarigoldTeacher(BaseTeacher):
         if prediction is None:
             return stated or 'depth'
         if stated is not None and stated != prediction:
-            logger.warning('MarigoldTeacher: prediction=%r but %s/model_index.json says '
-                           'prediction_type=%r; using %r', prediction, self.model_path,
-                           stated, prediction)
+            logger.warning(
+                'MarigoldTeacher: prediction=%r but %s/model_index.json says '
+                'prediction_type=%r; using %r',
+                prediction,
+                self.model_path,
+                stated,
+                prediction,
+            )
         return prediction
 
-    def _predict(self, images: torch.Tensor,
-                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         n, e = images.shape[0], self.ensemble_size
-        generators = [torch.Generator().manual_seed(self.seed + k)
-                      for _ in range(n) for k in range(e)]
+        generators = [
+            torch.Generator().manual_seed(self.seed + k) for _ in range(n) for k in range(e)
+        ]
         self.pipe.empty_text_embedding = self.empty_text_embedding
         output = self.pipe(
             images.clamp(0.0, 1.0),
@@ -156,7 +209,8 @@ class MarigoldTeacher(BaseTeacher):
             batch_size=self.batch_size or n * e,
             ensembling_kwargs=self.ensembling_kwargs,
             generator=generators,
-            output_type='pt')
+            output_type='pt',
+        )
         pred = output.prediction.float()
         if self.prediction == 'depth':
             pred = affine_depth_to_disparity(pred, self.depth_offset)

@@ -1,4 +1,5 @@
 """MiDaS v3.1 (official weights) as a frozen teacher."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -6,6 +7,7 @@ from typing import Optional
 import torch
 
 from mmdistilldepth.registry import MODELS
+
 from ..checkpoint_loading import load_depth_checkpoint
 from .base_teacher import BaseTeacher
 
@@ -35,15 +37,19 @@ class MiDaSTeacher(BaseTeacher):
             (``torch.bfloat16``); None runs in float32. The CPU runs in float32.
     """
 
-    def __init__(self, model: dict, checkpoint: Optional[str] = None,
-                 input_size: Optional[int] = None, max_batch: Optional[int] = None,
-                 autocast_dtype: Optional[torch.dtype] = torch.bfloat16) -> None:
+    def __init__(
+        self,
+        model: dict,
+        checkpoint: Optional[str] = None,
+        input_size: Optional[int] = None,
+        max_batch: Optional[int] = None,
+        autocast_dtype: Optional[torch.dtype] = torch.bfloat16,
+    ) -> None:
         super().__init__()
         model = dict(model)
         model.pop('checkpoint', None)
         self.model = MODELS.build(model)
-        if not hasattr(self.model, 'network_size') or \
-                not hasattr(self.model, 'resize_output'):
+        if not hasattr(self.model, 'network_size') or not hasattr(self.model, 'resize_output'):
             raise TypeError(f'MiDaSTeacher needs a MiDaS model, got {type(self.model).__name__}')
         self.layout = None
         if checkpoint is not None:
@@ -57,8 +63,9 @@ class MiDaSTeacher(BaseTeacher):
         """The (h, w) the network runs at for a view of (height, width)."""
         return tuple(self.model.network_size(height, width, self.input_size))
 
-    def _predict(self, images: torch.Tensor,
-                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         height, width = images.shape[-2:]
         x = images.float() * 2.0 - 1.0  # (x - 0.5) / 0.5
         size = self.network_size(height, width)
@@ -67,8 +74,7 @@ class MiDaSTeacher(BaseTeacher):
         use_autocast = images.device.type == 'cuda' and self.autocast_dtype is not None
         chunk = self.max_batch or x.shape[0]
         outs = []
-        with torch.autocast(images.device.type, dtype=self.autocast_dtype,
-                            enabled=use_autocast):
+        with torch.autocast(images.device.type, dtype=self.autocast_dtype, enabled=use_autocast):
             for part in x.split(chunk):
                 outs.append(self.model(part, mode='tensor').float())
         disparity = torch.cat(outs)

@@ -1,4 +1,5 @@
 """A stand-in teacher for the synthetic world, where no pretrained weights exist."""
+
 from __future__ import annotations
 
 import math
@@ -8,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mmdistilldepth.registry import MODELS
+
 from .base_teacher import BaseTeacher
 
 
@@ -48,10 +50,14 @@ class SimulatedTeacher(BaseTeacher):
 
     uses_gt_depth = True
 
-    def __init__(self, internal_size: int = 32,
-                 scale_range: Sequence[float] = (0.5, 2.0),
-                 shift_range: Sequence[float] = (0.0, 0.5),
-                 noise_amplitude: float = 0.1, noise_cells: int = 3) -> None:
+    def __init__(
+        self,
+        internal_size: int = 32,
+        scale_range: Sequence[float] = (0.5, 2.0),
+        shift_range: Sequence[float] = (0.0, 0.5),
+        noise_amplitude: float = 0.1,
+        noise_cells: int = 3,
+    ) -> None:
         super().__init__()
         self.internal_size = internal_size
         self.scale_range = tuple(scale_range)
@@ -66,13 +72,15 @@ class SimulatedTeacher(BaseTeacher):
         seed = int(math.fmod(checksum * 7919.0, 2.0**31 - 1))
         return torch.Generator().manual_seed(seed)
 
-    def _predict(self, images: torch.Tensor,
-                 gt_depth: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _predict(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         if gt_depth is None:
             raise ValueError(
                 'SimulatedTeacher needs the true depth of each view (gt_depth); it only '
                 'works on synthetic data such as SyntheticScenes. For real images use a '
-                'pretrained teacher (e.g. DepthAnythingTeacher).')
+                'pretrained teacher (e.g. DepthAnythingTeacher).'
+            )
         b, _, h, w = gt_depth.shape
         valid = gt_depth > 0
         disparity = torch.where(valid, 1.0 / gt_depth.clamp(min=1e-3), torch.zeros_like(gt_depth))
@@ -87,8 +95,9 @@ class SimulatedTeacher(BaseTeacher):
         disparity = disparity * (1.0 + self.noise_amplitude * field.to(disparity))
         # 2. unknown positive scale and shift per view
         lo, hi = self.scale_range
-        scale = torch.exp(torch.empty(b, 1, 1, 1).uniform_(math.log(lo), math.log(hi),
-                                                          generator=gen))
+        scale = torch.exp(
+            torch.empty(b, 1, 1, 1).uniform_(math.log(lo), math.log(hi), generator=gen)
+        )
         shift = torch.empty(b, 1, 1, 1).uniform_(*self.shift_range, generator=gen)
         mean = disparity.mean(dim=(1, 2, 3), keepdim=True)
         disparity = scale.to(disparity) * disparity + shift.to(disparity) * mean

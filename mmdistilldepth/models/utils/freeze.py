@@ -1,4 +1,5 @@
 """Freezing a module: the one way teachers and frozen encoders are made non-trainable."""
+
 from torch import nn
 
 

@@ -1,9 +1,11 @@
 """mmdistilldepth/datasets/transforms/geometric.py: the KB crop and the model resize."""
+
 import numpy as np
 import pytest
 
 from mmdistilldepth.datasets.transforms import KBCrop, LoadRGBImage, ResizeForDepthModel
 from tests.conftest import require_fixture
+
 
 def test_kb_crop_of_image_and_ground_truth():
     img = np.arange(375 * 1242 * 3, dtype=np.int64).reshape(375, 1242, 3).astype(np.uint8)
@@ -19,7 +21,8 @@ def test_kb_crop_of_image_and_ground_truth():
 
 def test_resize_for_depth_model_is_the_official_preprocessing():
     """The resized image, normalized as the data preprocessor does, equals the
-    official ``image2tensor`` output recorded in the DAv2 fixture."""
+    official ``image2tensor`` output recorded in the DAv2 fixture.
+    """
     path = require_fixture('dav2_vits', 'input.png')
     want = np.load(require_fixture('dav2_vits', 'input_tensor.npy'))
     out = ResizeForDepthModel()(LoadRGBImage()(dict(img_path=path)))
@@ -31,9 +34,16 @@ def test_resize_for_depth_model_is_the_official_preprocessing():
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-@pytest.mark.parametrize('shape,want', [((480, 640), (518, 686)), ((352, 1216), (518, 1792)),
-                                        ((768, 1024), (518, 686)), ((600, 400), (784, 518)),
-                                        ((518, 518), (518, 518))])
+@pytest.mark.parametrize(
+    'shape,want',
+    [
+        ((480, 640), (518, 686)),
+        ((352, 1216), (518, 1792)),
+        ((768, 1024), (518, 686)),
+        ((600, 400), (784, 518)),
+        ((518, 518), (518, 518)),
+    ],
+)
 def test_resize_sizes(shape, want):
     out = ResizeForDepthModel()(dict(img=np.zeros((*shape, 3), np.uint8)))
     assert out['img'].shape[:2] == want

@@ -1,4 +1,5 @@
 """mmdistilldepth/datasets/transforms/loading.py: every depth format decoded."""
+
 import cv2
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from mmdistilldepth.datasets import NYUv2Dataset
 from mmdistilldepth.datasets.synthetic_benchmarks import write_synthetic_benchmark
 from mmdistilldepth.datasets.transforms import LoadDepthAnnotation, LoadRGBImage
 from mmdistilldepth.utils.image_io import UnreadableFileError
+
 
 def test_decoded_depth_matches_what_was_written(tmp_path):
     """Each format round-trips: PNG mm and /256, raw float32 with inf, npy + mask."""
@@ -31,8 +33,9 @@ def test_decoded_depth_matches_what_was_written(tmp_path):
 
     np.save(tmp_path / 'd_depth.npy', np.ones((4, 6, 1), np.float32) * 3)
     np.save(tmp_path / 'd_depth_mask.npy', np.eye(4, 6, dtype=np.float32))
-    out = LoadDepthAnnotation(format='diode')(dict(depth_path=str(tmp_path / 'd_depth.npy'),
-                                                   mask_path=str(tmp_path / 'd_depth_mask.npy')))
+    out = LoadDepthAnnotation(format='diode')(
+        dict(depth_path=str(tmp_path / 'd_depth.npy'), mask_path=str(tmp_path / 'd_depth_mask.npy'))
+    )
     assert out['gt_depth'].shape == (4, 6) and out['gt_valid_mask'].sum() == 4
 
     kitti = np.zeros((375, 1242), np.uint16)

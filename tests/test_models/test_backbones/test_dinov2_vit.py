@@ -6,8 +6,12 @@ import torch
 import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
 
-from mmdistilldepth.models.backbones import (DINOv2ViT, SwiGLUFFN, interpolate_pos_embed_dav2,
-                                             resolve_arch)
+from mmdistilldepth.models.backbones import (
+    DINOv2ViT,
+    SwiGLUFFN,
+    interpolate_pos_embed_dav2,
+    resolve_arch,
+)
 from tests.conftest import require_fixture
 
 TINY = dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3))
@@ -26,14 +30,20 @@ def test_pos_embed_follows_the_dav2_formula():
     pos = torch.randn(1, 1 + 37 * 37, 8)
     out = interpolate_pos_embed_dav2(pos, 518, 686)
     grid = pos[:, 1:].reshape(1, 37, 37, 8).permute(0, 3, 1, 2)
-    expected = F.interpolate(grid, scale_factor=((37 + 0.1) / 37, (49 + 0.1) / 37),
-                             mode='bicubic', antialias=False, align_corners=False)
+    expected = F.interpolate(
+        grid,
+        scale_factor=((37 + 0.1) / 37, (49 + 0.1) / 37),
+        mode='bicubic',
+        antialias=False,
+        align_corners=False,
+    )
     expected = expected.permute(0, 2, 3, 1).reshape(1, 37 * 49, 8)
     assert torch.equal(out[:, :1], pos[:, :1])
     assert torch.equal(out[:, 1:], expected)
     # timm's own resize (size-based, antialiased) is a different function.
-    timm_out = resample_abs_pos_embed(pos, new_size=(37, 49), old_size=(37, 37),
-                                      num_prefix_tokens=1, verbose=False)
+    timm_out = resample_abs_pos_embed(
+        pos, new_size=(37, 49), old_size=(37, 37), num_prefix_tokens=1, verbose=False
+    )
     assert (timm_out - out).abs().max() > 1e-3
 
 
@@ -90,8 +100,9 @@ def test_rejects_inputs_that_are_not_multiples_of_14():
 
 def test_official_vits_keys_and_shapes():
     keys = json.load(open(require_fixture('dav2_vits', 'keys.json')))
-    official = {k[len('pretrained.'):]: tuple(v) for k, v in keys.items()
-                if k.startswith('pretrained.')}
+    official = {
+        k[len('pretrained.') :]: tuple(v) for k, v in keys.items() if k.startswith('pretrained.')
+    }
     ours = {k: tuple(v.shape) for k, v in DINOv2ViT('vits').state_dict().items()}
     assert ours == official
 
@@ -146,6 +157,7 @@ def test_gradient_checkpointing_gives_same_grads():
 @pytest.mark.parametrize('hw', [(518, 686), (70, 98), (1036, 518), (518, 518), (42, 42)])
 def test_traceable_pos_embed_matches_the_reference(hw):
     from mmdistilldepth.models.backbones import interpolate_pos_embed_traceable
+
     torch.manual_seed(0)
     pos = torch.randn(1, 1 + 37 * 37, 8)
     reference = interpolate_pos_embed_dav2(pos, *hw)

@@ -8,25 +8,34 @@ from mmdistilldepth.utils import register_all_modules
 
 register_all_modules()
 
-STUDENT = dict(type='DepthAnythingV2', encoder=dict(embed_dim=48, depth=2, num_heads=2,
-                                                    layer_idx=(0, 1, 1, 1)),
-               features=16, out_channels=(8, 16, 32, 32))
+STUDENT = dict(
+    type='DepthAnythingV2',
+    encoder=dict(embed_dim=48, depth=2, num_heads=2, layer_idx=(0, 1, 1, 1)),
+    features=16,
+    out_channels=(8, 16, 32, 32),
+)
 
 
 def _model(**kw):
-    cfg = dict(type='CrossContextDistiller', student=STUDENT,
-               teacher=dict(type='SimulatedTeacher', internal_size=16), train_size=(56, 56),
-               loss_sc=dict(type='NormalizedL1Loss', normalization='hybrid'),
-               loss_lg=dict(type='NormalizedL1Loss', normalization='hybrid'),
-               loss_grad=dict(type='GradientMatchingLoss', scales=2),
-               loss_feat=dict(type='FeatureAlignmentLoss'))
+    cfg = dict(
+        type='CrossContextDistiller',
+        student=STUDENT,
+        teacher=dict(type='SimulatedTeacher', internal_size=16),
+        train_size=(56, 56),
+        loss_sc=dict(type='NormalizedL1Loss', normalization='hybrid'),
+        loss_lg=dict(type='NormalizedL1Loss', normalization='hybrid'),
+        loss_grad=dict(type='GradientMatchingLoss', scales=2),
+        loss_feat=dict(type='FeatureAlignmentLoss'),
+    )
     cfg.update(kw)
     return MODELS.build(cfg)
 
 
 def _batch(model, num_local=3, b=2):
-    pipeline = [dict(type='CrossContextCrops', num_local=num_local, seed=0),
-                dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes'))]
+    pipeline = [
+        dict(type='CrossContextCrops', num_local=num_local, seed=0),
+        dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes')),
+    ]
     ds = SyntheticScenes(num_samples=b, height=70, width=84, seed=3, pipeline=pipeline)
     return model.data_preprocessor(pseudo_collate([ds[i] for i in range(b)]), True)
 
@@ -44,6 +53,7 @@ def _count_calls(model):
         calls['student'] += 1
         calls['student_views'].append(len(x))
         return s_forward(x)
+
     model.teacher.predict = teacher
     model.student.forward_with_features = student
     return calls
@@ -69,8 +79,7 @@ def test_one_teacher_call_one_student_call(num_local):
 
 def test_teacher_stays_out_of_checkpoint_optimizer_and_train_mode():
     model = _model()
-    assert not any(k.startswith(('teacher', '_frozen', 'feat_encoder'))
-                   for k in model.state_dict())
+    assert not any(k.startswith(('teacher', '_frozen', 'feat_encoder')) for k in model.state_dict())
     assert all(k.startswith('student.') for k in model.state_dict())
     student_params = {id(p) for p in model.student.parameters()}
     assert {id(p) for p in model.parameters()} == student_params
@@ -86,8 +95,9 @@ def test_feat_encoder_is_the_initial_student_encoder():
         for p in model.student.parameters():
             p.add_(1.0)
     model.init_weights()  # the runner calls this before loading any checkpoint
-    for (k, a), (_, b) in zip(model.student.backbone.state_dict().items(),
-                              model.feat_encoder.state_dict().items()):
+    for (k, a), (_, b) in zip(
+        model.student.backbone.state_dict().items(), model.feat_encoder.state_dict().items()
+    ):
         torch.testing.assert_close(a, b)
 
 
@@ -120,15 +130,20 @@ def test_local_global_compares_matching_regions():
     map, so a global-normalized L_lg is ~0; a student map shifted by a few pixels
     (regions no longer matching) gives a clearly larger loss.
     """
-    model = _model(teacher=dict(type='SimulatedTeacher', internal_size=56, noise_amplitude=0.0),
-                   loss_lg=dict(type='NormalizedL1Loss', normalization='global'),
-                   loss_grad=None, loss_feat=None, loss_sc=None)
+    model = _model(
+        teacher=dict(type='SimulatedTeacher', internal_size=56, noise_amplitude=0.0),
+        loss_lg=dict(type='NormalizedL1Loss', normalization='global'),
+        loss_grad=None,
+        loss_feat=None,
+        loss_sc=None,
+    )
     data = _batch(model, num_local=2)
     views, gt, local = model._cut_views(data['inputs'], data['data_samples'])
 
     class Perfect(torch.nn.Module):
         def forward_with_features(self, x):
             return self.disp, None
+
     perfect = Perfect()
     truth = torch.where(gt[2:4] > 0, 1 / gt[2:4].clamp(min=1e-6), torch.zeros_like(gt[2:4]))
     perfect.disp = truth

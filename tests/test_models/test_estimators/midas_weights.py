@@ -7,6 +7,7 @@ std = 1/sqrt(fan_in) (ndim >= 2) or 0.02 (ndim <= 1). ``constructor`` buffers ar
 left out: the file is written *without* the structural buffers, as the issue asks,
 so the loader must rebuild them.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def rule_tensor(entry: dict) -> np.ndarray:
     if init == 'const':
         return np.full(shape, entry['value'], np.float32)
     if init != 'normal':
-        raise ValueError(f"keys.json entry {entry['key']}: unknown init {init!r}")
+        raise ValueError(f'keys.json entry {entry["key"]}: unknown init {init!r}')
     if len(shape) >= 2:
         std = np.float32(1.0 / math.sqrt(int(np.prod(shape[1:]))))
     else:

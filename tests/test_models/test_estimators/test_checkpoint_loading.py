@@ -5,8 +5,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mmdistilldepth.models.checkpoint_loading import (CheckpointError, detect_layout,
-                                                      load_depth_checkpoint, to_dav2_layout)
+from mmdistilldepth.models.checkpoint_loading import (
+    CheckpointError,
+    detect_layout,
+    load_depth_checkpoint,
+    to_dav2_layout,
+)
 from mmdistilldepth.models.estimators import DepthAnythingV2
 
 ENCODER = dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3))
@@ -22,7 +26,7 @@ def _dad_large_keys(state):
     out = {}
     for key, value in state.items():
         if key.startswith('pretrained.'):
-            key = 'backbone.' + re.sub(r'^blocks\.', 'blocks.0.', key[len('pretrained.'):])
+            key = 'backbone.' + re.sub(r'^blocks\.', 'blocks.0.', key[len('pretrained.') :])
         out[key] = value
     return out
 
@@ -82,8 +86,9 @@ def test_missing_mask_token_is_tolerated():
     src, dst = _model(0), _model(1)
     state = {k: v for k, v in src.state_dict().items() if k != 'pretrained.mask_token'}
     load_depth_checkpoint(dst, state)
-    assert torch.equal(dst.pretrained.patch_embed.proj.weight,
-                       src.pretrained.patch_embed.proj.weight)
+    assert torch.equal(
+        dst.pretrained.patch_embed.proj.weight, src.pretrained.patch_embed.proj.weight
+    )
 
 
 def test_mismatch_names_keys_and_layout(tmp_path):
@@ -122,7 +127,6 @@ def test_refuses_arbitrary_pickles(tmp_path):
 
 
 def test_to_dav2_layout_strips_ddp_prefix():
-    state = {'module.pretrained.cls_token': torch.zeros(1),
-             'module.depth_head.x': torch.zeros(1)}
+    state = {'module.pretrained.cls_token': torch.zeros(1), 'module.depth_head.x': torch.zeros(1)}
     out, layout = to_dav2_layout(state)
     assert layout == 'dav2' and set(out) == {'pretrained.cls_token', 'depth_head.x'}

@@ -10,9 +10,12 @@ from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
 from tests.conftest import REPO_ROOT, require_fixture
 
-TINY = dict(type='DepthAnythingV2',
-            encoder=dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-            features=16, out_channels=[8, 16, 24, 48])
+TINY = dict(
+    type='DepthAnythingV2',
+    encoder=dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
+    features=16,
+    out_channels=[8, 16, 24, 48],
+)
 
 
 @pytest.fixture(scope='module')
@@ -75,12 +78,15 @@ def test_trains_end_to_end(tiny):
     assert model.depth_head.scratch.output_conv1.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize('name,dim,depth,layers,features,channels', [
-    ('vits', 384, 12, (2, 5, 8, 11), 64, [48, 96, 192, 384]),
-    ('vitb', 768, 12, (2, 5, 8, 11), 128, [96, 192, 384, 768]),
-    ('vitl', 1024, 24, (4, 11, 17, 23), 256, [256, 512, 1024, 1024]),
-    ('vitg', 1536, 40, (9, 19, 29, 39), 384, [1536, 1536, 1536, 1536]),
-])
+@pytest.mark.parametrize(
+    'name,dim,depth,layers,features,channels',
+    [
+        ('vits', 384, 12, (2, 5, 8, 11), 64, [48, 96, 192, 384]),
+        ('vitb', 768, 12, (2, 5, 8, 11), 128, [96, 192, 384, 768]),
+        ('vitl', 1024, 24, (4, 11, 17, 23), 256, [256, 512, 1024, 1024]),
+        ('vitg', 1536, 40, (9, 19, 29, 39), 384, [1536, 1536, 1536, 1536]),
+    ],
+)
 def test_base_configs_build_the_official_sizes(name, dim, depth, layers, features, channels):
     cfg = Config.fromfile(osp.join(REPO_ROOT, f'configs/_base_/models/dav2_{name}.py'))
     with torch.device('meta'):
@@ -102,6 +108,7 @@ def test_vits_parameter_count_matches_the_official_model():
 @pytest.fixture(scope='module')
 def official_vits():
     from safetensors.torch import load_file
+
     weights = load_file(require_fixture('dav2_vits', 'weights_fp16.safetensors'))
     model = DepthAnythingV2('vits', 64, [48, 96, 192, 384]).eval()
     model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)

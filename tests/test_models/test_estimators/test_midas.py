@@ -5,6 +5,7 @@ saved once per session as an official-format ``.pt`` without the structural buff
 and loaded through ``init_model('configs/_base_/models/<variant>.py', file)``. The
 BEiT-L forward runs once per session and its results are shared.
 """
+
 import hashlib
 import os.path as osp
 
@@ -18,20 +19,36 @@ from mmdistilldepth.models.estimators.midas import midas_input_size
 from mmdistilldepth.models.midas_checkpoint import to_midas_layout
 from mmdistilldepth.registry import MODELS
 from tests.conftest import REPO_ROOT, require_fixture
-from tests.test_models.test_estimators.midas_weights import (read_keys, rule_tensor,
-                                                             write_official_pt)
+from tests.test_models.test_estimators.midas_weights import (
+    read_keys,
+    rule_tensor,
+    write_official_pt,
+)
 
 VARIANTS = ('midas_dpt_beit_large_512', 'midas_dpt_swin2_tiny_256')
 #: Fixture weights in float32 and a forward's peak, with margin (bytes).
 NEEDED_MEMORY = {'midas_dpt_beit_large_512': 6 << 30, 'midas_dpt_swin2_tiny_256': 1 << 30}
 
-TINY_BEIT = dict(type='MiDaS', model_type='dpt_beit_large_512', features=16,
-                 backbone=dict(timm_kwargs=dict(img_size=64, embed_dim=32, depth=4,
-                                                num_heads=2),
-                               hooks=[0, 1, 2, 3], out_channels=[8, 16, 32, 32]))
-TINY_SWIN2 = dict(type='MiDaS', model_type='dpt_swin2_tiny_256', features=16,
-                  backbone=dict(timm_kwargs=dict(img_size=64, embed_dim=8, depths=(2, 2, 2, 2),
-                                                 num_heads=(1, 1, 1, 1), window_size=4)))
+TINY_BEIT = dict(
+    type='MiDaS',
+    model_type='dpt_beit_large_512',
+    features=16,
+    backbone=dict(
+        timm_kwargs=dict(img_size=64, embed_dim=32, depth=4, num_heads=2),
+        hooks=[0, 1, 2, 3],
+        out_channels=[8, 16, 32, 32],
+    ),
+)
+TINY_SWIN2 = dict(
+    type='MiDaS',
+    model_type='dpt_swin2_tiny_256',
+    features=16,
+    backbone=dict(
+        timm_kwargs=dict(
+            img_size=64, embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 1, 1, 1), window_size=4
+        )
+    ),
+)
 
 
 def available_memory() -> int:
@@ -59,9 +76,11 @@ class Reference:
     def __init__(self, name: str, weights_dir) -> None:
         self.folder = require_fixture(name)
         if available_memory() < NEEDED_MEMORY[name]:
-            pytest.skip(f'{name}: the rebuilt fixture weights and a forward need about '
-                        f'{NEEDED_MEMORY[name] >> 30} GiB of free memory, '
-                        f'{available_memory() >> 20} MiB available')
+            pytest.skip(
+                f'{name}: the rebuilt fixture weights and a forward need about '
+                f'{NEEDED_MEMORY[name] >> 30} GiB of free memory, '
+                f'{available_memory() >> 20} MiB available'
+            )
         self.name = name
         self.pt = write_official_pt(self.folder, str(weights_dir / f'{name}.pt'))
         self.config = osp.join(REPO_ROOT, 'configs', '_base_', 'models', f'{name}.py')
@@ -98,9 +117,10 @@ def ref(request, midas_weights_dir):
 def test_official_keys_and_structural_buffers(name):
     """Our model in the official layout has exactly keys.json's keys, shapes and
     rebuilt structural buffers (sha256 of their raw little-endian bytes in their own
-    dtype, which the field ``sha256_of_float32_bytes`` holds for int64 too)."""
+    dtype, which the field ``sha256_of_float32_bytes`` holds for int64 too).
+    """
     entries = read_keys(require_fixture(name))
-    cfg = dict(type='MiDaS', model_type=name[len('midas_'):])
+    cfg = dict(type='MiDaS', model_type=name[len('midas_') :])
     with torch.device('meta'):
         model = MODELS.build(cfg)
     state = to_midas_layout(model.state_dict())
@@ -128,8 +148,10 @@ def test_weight_rule_std_matches_keys_json(name):
         assert t.dtype == np.float32 and t.shape == tuple(e['shape'])
     one = small[0]
     np.testing.assert_array_equal(
-        rule_tensor(one), np.random.default_rng(one['index']).standard_normal(
-            tuple(one['shape']), dtype=np.float32) * np.float32(one['std']))
+        rule_tensor(one),
+        np.random.default_rng(one['index']).standard_normal(tuple(one['shape']), dtype=np.float32)
+        * np.float32(one['std']),
+    )
 
 
 def test_minimal_resize_examples():
@@ -165,6 +187,7 @@ def test_intermediates_match_reference(ref):
 def test_inference_depth_matches_reference(ref):
     """No size argument: the estimator's own preprocessing and resize back."""
     import cv2
+
     bgr = cv2.imread(osp.join(ref.folder, 'input.png'), cv2.IMREAD_COLOR)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     x = ref.model.prepare_inputs(rgb)
@@ -176,7 +199,8 @@ def test_inference_depth_matches_reference(ref):
 
 def test_random_square_tensor(ref):
     """A random square input: the right size, finite and non-negative; a batch of
-    two gives each image's own output (BEiT at 256x256 resizes every table)."""
+    two gives each image's own output (BEiT at 256x256 resizes every table).
+    """
     torch.manual_seed(0)
     size = 256
     x = torch.randn(2, 3, size, size).clamp(-1, 1)
@@ -190,10 +214,12 @@ def test_random_square_tensor(ref):
 
 def test_loads_with_structural_buffers_too(tmp_path):
     """An official file that carries relative_position_index / attn_mask loads to
-    the same model (the buffers are rebuilt, not read). Checked on Swin2 (small)."""
+    the same model (the buffers are rebuilt, not read). Checked on Swin2 (small).
+    """
     name = 'midas_dpt_swin2_tiny_256'
     require_fixture(name)
     from tests.test_models.test_estimators.midas_weights import build_state_dict
+
     state = build_state_dict(require_fixture(name))
     config = osp.join(REPO_ROOT, 'configs', '_base_', 'models', f'{name}.py')
     model = init_model(config)
@@ -258,8 +284,9 @@ def test_encoder_scope_keeps_the_fresh_decoder():
     torch.manual_seed(1)
     dst = MODELS.build(TINY_BEIT)
     decoder_before = {k: v.clone() for k, v in dst.scratch.state_dict().items()}
-    load_depth_checkpoint(dst, {'student.' + k: v for k, v in src.state_dict().items()},
-                          scope='encoder')
+    load_depth_checkpoint(
+        dst, {'student.' + k: v for k, v in src.state_dict().items()}, scope='encoder'
+    )
     for k, v in dst.pretrained.state_dict().items():
         assert torch.equal(v, src.pretrained.state_dict()[k]), k
     for k, v in dst.scratch.state_dict().items():

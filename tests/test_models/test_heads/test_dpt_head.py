@@ -9,14 +9,20 @@ from tests.conftest import require_fixture
 
 def _features(batch=2, patch_h=3, patch_w=4, dim=32, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(batch, patch_h * patch_w, dim, generator=g),
-             torch.randn(batch, dim, generator=g)) for _ in range(4)]
+    return [
+        (
+            torch.randn(batch, patch_h * patch_w, dim, generator=g),
+            torch.randn(batch, dim, generator=g),
+        )
+        for _ in range(4)
+    ]
 
 
 def test_official_vits_head_keys_and_shapes():
     keys = json.load(open(require_fixture('dav2_vits', 'keys.json')))
-    official = {k[len('depth_head.'):]: tuple(v) for k, v in keys.items()
-                if k.startswith('depth_head.')}
+    official = {
+        k[len('depth_head.') :]: tuple(v) for k, v in keys.items() if k.startswith('depth_head.')
+    }
     head = DPTHead(384, 64, [48, 96, 192, 384])
     assert {k: tuple(v.shape) for k, v in head.state_dict().items()} == official
 
@@ -65,8 +71,9 @@ def test_final_relu_after_upsample_variant():
         assert torch.equal(head(feats, 3, 4, out_size=(42, 56)), standard)
         # ... but at another input size the ReLU comes after the resize.
         out = head(feats, 3, 4, out_size=(45, 60))
-        expected = F.relu(F.interpolate(_pre_relu(head, feats), (45, 60), mode='bilinear',
-                                        align_corners=True))
+        expected = F.relu(
+            F.interpolate(_pre_relu(head, feats), (45, 60), mode='bilinear', align_corners=True)
+        )
     assert out.shape == (2, 1, 45, 60)
     torch.testing.assert_close(out, expected)
     relu_first = F.interpolate(standard, (45, 60), mode='bilinear', align_corners=True)
@@ -89,5 +96,8 @@ def _path(head, feats):
 
 def _pre_relu(head, feats):
     s = head.scratch
-    return s.output_conv2[:3](F.interpolate(s.output_conv1(_path(head, feats)), (42, 56),
-                                            mode='bilinear', align_corners=True))
+    return s.output_conv2[:3](
+        F.interpolate(
+            s.output_conv1(_path(head, feats)), (42, 56), mode='bilinear', align_corners=True
+        )
+    )

@@ -2,8 +2,10 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-from mmdistilldepth.models.teachers.assistant_guided_teacher import (AssistantGuidedTeacher,
-                                                                     align_scale_shift)
+from mmdistilldepth.models.teachers.assistant_guided_teacher import (
+    AssistantGuidedTeacher,
+    align_scale_shift,
+)
 from mmdistilldepth.models.teachers.base_teacher import BaseTeacher
 from mmdistilldepth.registry import MODELS
 
@@ -24,16 +26,18 @@ class _ConstTeacher(BaseTeacher):
 
 
 def _teacher(**kw):
-    return AssistantGuidedTeacher(dict(type='_ConstTeacher', value=1.0),
-                                  dict(type='_ConstTeacher', value=3.0), **kw)
+    return AssistantGuidedTeacher(
+        dict(type='_ConstTeacher', value=1.0), dict(type='_ConstTeacher', value=3.0), **kw
+    )
 
 
 def test_select_ratio_one_call_and_deterministic():
     t = _teacher(mode='select', assistant_prob=0.3, seed=5)
     choices = [t.choose(i) for i in range(2000)]
     assert abs(choices.count('assistant') / 2000 - 0.3) < 0.04
-    assert choices == [_teacher(mode='select', assistant_prob=0.3, seed=5).choose(i)
-                       for i in range(2000)]
+    assert choices == [
+        _teacher(mode='select', assistant_prob=0.3, seed=5).choose(i) for i in range(2000)
+    ]
     x = torch.rand(2, 3, 4, 6)
     for _ in range(10):
         t.predict(x)

@@ -6,9 +6,12 @@ from mmdistilldepth.models.teachers.base_teacher import BaseTeacher
 from mmdistilldepth.models.teachers.depth_anything_teacher import DepthAnythingTeacher
 from mmdistilldepth.registry import MODELS
 
-MODEL = dict(type='DepthAnythingV2',
-             encoder=dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-             features=16, out_channels=[8, 16, 24, 48])
+MODEL = dict(
+    type='DepthAnythingV2',
+    encoder=dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
+    features=16,
+    out_channels=[8, 16, 24, 48],
+)
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -41,10 +44,13 @@ def test_normalizes_and_runs_at_the_view_size():
     torch.testing.assert_close(out, expected)
 
 
-@pytest.mark.parametrize('input_size,view,network', [
-    (None, (50, 60), (56, 56)),   # rounded to the nearest multiples of 14
-    (28, (20, 30), (28, 42)),     # official lower-bound resize
-])
+@pytest.mark.parametrize(
+    'input_size,view,network',
+    [
+        (None, (50, 60), (56, 56)),  # rounded to the nearest multiples of 14
+        (28, (20, 30), (28, 42)),  # official lower-bound resize
+    ],
+)
 def test_resizes_to_the_network_and_back(monkeypatch, input_size, view, network):
     teacher = _teacher(input_size=input_size)
     seen = []

@@ -4,6 +4,7 @@ The reference is GenPercept's one step computed here directly with the diffusers
 components (and its DDIM scheduler for the timestep and the clean latent); the
 teacher must agree exactly.
 """
+
 import os
 import os.path as osp
 import shutil
@@ -15,10 +16,12 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from mmengine import Config
 
-from mmdistilldepth.models.teachers.diffusion_utils import (affine_depth_to_disparity,
-                                                            load_text_embedding,
-                                                            processing_size,
-                                                            save_text_embedding)
+from mmdistilldepth.models.teachers.diffusion_utils import (
+    affine_depth_to_disparity,
+    load_text_embedding,
+    processing_size,
+    save_text_embedding,
+)
 from mmdistilldepth.models.teachers.genpercept_teacher import GenPerceptTeacher
 from mmdistilldepth.registry import MODELS
 from tests.conftest import load_tool
@@ -26,38 +29,68 @@ from tests.conftest import load_tool
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CROSS_DIM = 16
 # GenPercept's hf_configs/scheduler_beta_1.0_1.0
-GENPERCEPT_SCHEDULER = dict(beta_start=1.0, beta_end=1.0, beta_schedule='scaled_linear',
-                            clip_sample=False, num_train_timesteps=1000,
-                            prediction_type='v_prediction', set_alpha_to_one=False,
-                            steps_offset=1, timestep_spacing='leading')
+GENPERCEPT_SCHEDULER = dict(
+    beta_start=1.0,
+    beta_end=1.0,
+    beta_schedule='scaled_linear',
+    clip_sample=False,
+    num_train_timesteps=1000,
+    prediction_type='v_prediction',
+    set_alpha_to_one=False,
+    steps_offset=1,
+    timestep_spacing='leading',
+)
 
 
 def tiny_unet(in_channels=4):
     return UNet2DConditionModel(
-        sample_size=8, in_channels=in_channels, out_channels=4, block_out_channels=(8, 16),
-        layers_per_block=1, down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
-        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'), cross_attention_dim=CROSS_DIM,
-        attention_head_dim=2, norm_num_groups=4, use_linear_projection=True)
+        sample_size=8,
+        in_channels=in_channels,
+        out_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
+        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'),
+        cross_attention_dim=CROSS_DIM,
+        attention_head_dim=2,
+        norm_num_groups=4,
+        use_linear_projection=True,
+    )
 
 
 def tiny_vae():
     return AutoencoderKL(
-        in_channels=3, out_channels=3, down_block_types=('DownEncoderBlock2D', ) * 4,
-        up_block_types=('UpDecoderBlock2D', ) * 4, block_out_channels=(4, 8, 8, 8),
-        layers_per_block=1, latent_channels=4, norm_num_groups=4, sample_size=64)
+        in_channels=3,
+        out_channels=3,
+        down_block_types=('DownEncoderBlock2D',) * 4,
+        up_block_types=('UpDecoderBlock2D',) * 4,
+        block_out_channels=(4, 8, 8, 8),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=64,
+    )
 
 
 def tiny_text_encoder_and_tokenizer():
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
     vocab = {'<|startoftext|>': 0, '<|endoftext|>': 1}
     for c in 'abcdefghijklmnopqrstuvwxyz':
         vocab[c] = len(vocab)
         vocab[c + '</w>'] = len(vocab)
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    config = CLIPTextConfig(vocab_size=len(vocab), hidden_size=CROSS_DIM, intermediate_size=32,
-                            num_hidden_layers=1, num_attention_heads=2,
-                            max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
-                            pad_token_id=1)
+    config = CLIPTextConfig(
+        vocab_size=len(vocab),
+        hidden_size=CROSS_DIM,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=77,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
     return CLIPTextModel(config).eval(), tokenizer
 
 
@@ -75,9 +108,13 @@ def folder(tmp_path_factory):
 
 
 def build(folder, **kwargs):
-    cfg = dict(type='GenPerceptTeacher', model_path=folder, processing_res=64,
-               prediction='disparity',
-               empty_text_embedding=osp.join(folder, 'empty_text_embedding.safetensors'))
+    cfg = dict(
+        type='GenPerceptTeacher',
+        model_path=folder,
+        processing_res=64,
+        prediction='disparity',
+        empty_text_embedding=osp.join(folder, 'empty_text_embedding.safetensors'),
+    )
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
@@ -107,8 +144,13 @@ def direct_genpercept(folder, rgb, processing_size_hw):
     embedding = load_text_embedding(osp.join(folder, 'empty_text_embedding.safetensors'))
     sf = vae.config.scaling_factor
     # 1. longest edge to processing_res, [-1, 1]
-    x = F.interpolate(rgb, size=processing_size_hw, mode='bilinear', align_corners=False,
-                      antialias=True) * 2 - 1
+    x = (
+        F.interpolate(
+            rgb, size=processing_size_hw, mode='bilinear', align_corners=False, antialias=True
+        )
+        * 2
+        - 1
+    )
     # 2. encode (mean of the posterior)
     latent = vae.encode(x).latent_dist.mean * sf
     # 3. one step at t = 1; the clean latent is -out (the scheduler agrees)
@@ -118,8 +160,9 @@ def direct_genpercept(folder, rgb, processing_size_hw):
     # 4. decode, channel mean, clip, [0, 1], back to the input size
     pred = vae.decode(clean / sf).sample.mean(dim=1, keepdim=True).clamp(-1, 1)
     pred = (pred + 1) / 2
-    return F.interpolate(pred, size=rgb.shape[-2:], mode='bilinear', align_corners=False,
-                         antialias=True)
+    return F.interpolate(
+        pred, size=rgb.shape[-2:], mode='bilinear', align_corners=False, antialias=True
+    )
 
 
 def test_scheduler_gives_one_step_at_t1_with_clean_latent_minus_v():
@@ -146,14 +189,17 @@ def test_matches_direct_diffusers_computation(folder, teacher):
     assert (teacher.predict(rgb) - direct_genpercept(folder, rgb, (64, 32))).abs().max() <= 1e-6
 
 
-@pytest.mark.parametrize('h,w,res,expected', [
-    (48, 80, 64, (40, 64)),
-    (480, 640, 768, (576, 768)),
-    (560, 560, 768, (768, 768)),
-    (1000, 100, 768, (768, 80)),
-    (30, 1000, 64, (8, 64)),  # never below one latent pixel
-    (50, 70, 0, (48, 72)),  # 0: the input size, rounded
-])
+@pytest.mark.parametrize(
+    'h,w,res,expected',
+    [
+        (48, 80, 64, (40, 64)),
+        (480, 640, 768, (576, 768)),
+        (560, 560, 768, (768, 768)),
+        (1000, 100, 768, (768, 80)),
+        (30, 1000, 64, (8, 64)),  # never below one latent pixel
+        (50, 70, 0, (48, 72)),  # 0: the input size, rounded
+    ],
+)
 def test_processing_size(h, w, res, expected):
     assert processing_size(h, w, res, 8) == expected
 
@@ -161,8 +207,11 @@ def test_processing_size(h, w, res, expected):
 def test_base_config_builds_and_runs(folder):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'teachers', 'genpercept.py'))
     assert cfg.teacher.type == 'GenPerceptTeacher' and cfg.teacher.processing_res == 768
-    cfg.teacher.update(model_path=folder, processing_res=64,
-                       empty_text_embedding=osp.join(folder, 'empty_text_embedding.safetensors'))
+    cfg.teacher.update(
+        model_path=folder,
+        processing_res=64,
+        empty_text_embedding=osp.join(folder, 'empty_text_embedding.safetensors'),
+    )
     pred = MODELS.build(cfg.teacher).predict(images(b=1))
     assert pred.shape == (1, 1, 48, 80) and torch.isfinite(pred).all()
 
@@ -219,11 +268,14 @@ def test_affine_depth_to_disparity_inverts_marigold_normalization():
         affine_depth_to_disparity(normalized, 0.0)
 
 
-@pytest.mark.parametrize('remove,message', [
-    ('vae/config.json', 'lacks vae/config.json'),
-    ('vae/diffusion_pytorch_model.safetensors', 'lacks vae/diffusion_pytorch_model'),
-    ('unet', 'lacks unet/config.json'),
-])
+@pytest.mark.parametrize(
+    'remove,message',
+    [
+        ('vae/config.json', 'lacks vae/config.json'),
+        ('vae/diffusion_pytorch_model.safetensors', 'lacks vae/diffusion_pytorch_model'),
+        ('unet', 'lacks unet/config.json'),
+    ],
+)
 def test_incomplete_folder_names_what_is_missing(folder, tmp_path, remove, message):
     broken = str(tmp_path / 'broken')
     shutil.copytree(folder, broken)
@@ -285,7 +337,8 @@ def test_reduced_precision_runs(folder, teacher):
 
 def test_text_encoder_path_and_cli(folder, tmp_path):
     """With transformers: the embedding is computed from text_encoder/ + tokenizer/, and
-    the converter CLI saves the same tensor."""
+    the converter CLI saves the same tensor.
+    """
     pytest.importorskip('transformers')
     save_cli = load_cli()
     full = str(tmp_path / 'with_text_encoder')

@@ -4,6 +4,7 @@ diffusers' Marigold pipeline imports transformers: the tests that run it skip
 without transformers; the folder checks and the error for a missing transformers
 run everywhere.
 """
+
 import json
 import os
 import os.path as osp
@@ -15,8 +16,7 @@ from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from mmengine import Config
 
 from mmdistilldepth.models.teachers import marigold_teacher
-from mmdistilldepth.models.teachers.diffusion_utils import (load_text_embedding,
-                                                            save_text_embedding)
+from mmdistilldepth.models.teachers.diffusion_utils import load_text_embedding, save_text_embedding
 from mmdistilldepth.models.teachers.marigold_teacher import MarigoldTeacher
 from mmdistilldepth.registry import MODELS
 
@@ -24,40 +24,82 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__
 CROSS_DIM = 16
 STEPS = 2
 RESOLUTION = 64
-REQUIRED = ['model_index.json', 'scheduler/scheduler_config.json', 'unet/config.json',
-            'unet/diffusion_pytorch_model.safetensors', 'vae/config.json',
-            'vae/diffusion_pytorch_model.safetensors']
+REQUIRED = [
+    'model_index.json',
+    'scheduler/scheduler_config.json',
+    'unet/config.json',
+    'unet/diffusion_pytorch_model.safetensors',
+    'vae/config.json',
+    'vae/diffusion_pytorch_model.safetensors',
+]
 
 
 def tiny_pipeline():
     from diffusers import MarigoldDepthPipeline
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
     unet = UNet2DConditionModel(
-        sample_size=8, in_channels=8, out_channels=4, block_out_channels=(8, 16),
-        layers_per_block=1, down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
-        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'), cross_attention_dim=CROSS_DIM,
-        attention_head_dim=2, norm_num_groups=4, use_linear_projection=True)
+        sample_size=8,
+        in_channels=8,
+        out_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
+        up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'),
+        cross_attention_dim=CROSS_DIM,
+        attention_head_dim=2,
+        norm_num_groups=4,
+        use_linear_projection=True,
+    )
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, down_block_types=('DownEncoderBlock2D', ) * 4,
-        up_block_types=('UpDecoderBlock2D', ) * 4, block_out_channels=(4, 8, 8, 8),
-        layers_per_block=1, latent_channels=4, norm_num_groups=4, sample_size=64)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
-                              clip_sample=False, prediction_type='v_prediction',
-                              set_alpha_to_one=False, steps_offset=1,
-                              timestep_spacing='trailing')
+        in_channels=3,
+        out_channels=3,
+        down_block_types=('DownEncoderBlock2D',) * 4,
+        up_block_types=('UpDecoderBlock2D',) * 4,
+        block_out_channels=(4, 8, 8, 8),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=64,
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule='scaled_linear',
+        clip_sample=False,
+        prediction_type='v_prediction',
+        set_alpha_to_one=False,
+        steps_offset=1,
+        timestep_spacing='trailing',
+    )
     vocab = {'<|startoftext|>': 0, '<|endoftext|>': 1}
     for c in 'abcdefghijklmnopqrstuvwxyz':
         vocab[c] = len(vocab)
         vocab[c + '</w>'] = len(vocab)
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=CROSS_DIM, intermediate_size=32,
-        num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77,
-        bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(vocab),
+            hidden_size=CROSS_DIM,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
     return MarigoldDepthPipeline(
-        unet=unet, vae=vae, scheduler=scheduler, text_encoder=text_encoder,
-        tokenizer=tokenizer, prediction_type='depth', default_denoising_steps=STEPS,
-        default_processing_resolution=RESOLUTION)
+        unet=unet,
+        vae=vae,
+        scheduler=scheduler,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        prediction_type='depth',
+        default_denoising_steps=STEPS,
+        default_processing_resolution=RESOLUTION,
+    )
 
 
 @pytest.fixture(scope='module')
@@ -81,13 +123,21 @@ def images(b=2, h=48, w=80, seed=1):
 def pipeline_depth(folder, rgb, ensemble_size=1):
     """The pipeline called directly, with its own text encoder, seeded like the teacher."""
     from diffusers import MarigoldDepthPipeline
+
     pipe = MarigoldDepthPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
-    generators = [torch.Generator().manual_seed(k)
-                  for _ in range(len(rgb)) for k in range(ensemble_size)]
-    return pipe(rgb, num_inference_steps=STEPS, ensemble_size=ensemble_size,
-                processing_resolution=RESOLUTION, batch_size=len(rgb) * ensemble_size,
-                generator=generators, output_type='pt').prediction
+    generators = [
+        torch.Generator().manual_seed(k) for _ in range(len(rgb)) for k in range(ensemble_size)
+    ]
+    return pipe(
+        rgb,
+        num_inference_steps=STEPS,
+        ensemble_size=ensemble_size,
+        processing_resolution=RESOLUTION,
+        batch_size=len(rgb) * ensemble_size,
+        generator=generators,
+        output_type='pt',
+    ).prediction
 
 
 def dummy_folder(root):

@@ -18,8 +18,9 @@ def test_frozen_and_in_eval_mode():
     assert not any(p.requires_grad for p in teacher.parameters())
 
 
-@pytest.mark.parametrize('cfg,net', [(TINY_BEIT, (32, 64)), (TINY_SWIN2, (64, 64))],
-                         ids=['beit', 'swin2'])
+@pytest.mark.parametrize(
+    'cfg,net', [(TINY_BEIT, (32, 64)), (TINY_SWIN2, (64, 64))], ids=['beit', 'swin2']
+)
 def test_predict_normalizes_resizes_and_returns_disparity(cfg, net):
     """(x - 0.5) / 0.5, bicubic to the model's own size, bicubic back, >= 0."""
     teacher = _teacher(cfg, input_size=64)
@@ -30,8 +31,9 @@ def test_predict_normalizes_resizes_and_returns_disparity(cfg, net):
     assert out.min() >= 0 and not out.requires_grad
     x = F.interpolate((images - 0.5) / 0.5, net, mode='bicubic', align_corners=False)
     with torch.no_grad():
-        manual = F.interpolate(teacher.model(x), (50, 70), mode='bicubic',
-                               align_corners=False).clamp(min=0)
+        manual = F.interpolate(
+            teacher.model(x), (50, 70), mode='bicubic', align_corners=False
+        ).clamp(min=0)
     torch.testing.assert_close(out, manual, rtol=1e-5, atol=1e-5)
 
 
@@ -54,6 +56,12 @@ def test_checkpoint_loads(tmp_path):
 
 def test_rejects_a_non_midas_model():
     with pytest.raises(TypeError, match='MiDaS model'):
-        MODELS.build(dict(type='MiDaSTeacher', model=dict(
-            type='DepthAnythingV2', encoder=dict(embed_dim=48, depth=2, num_heads=2,
-                                                 layer_idx=(0, 1, 1, 1)))))
+        MODELS.build(
+            dict(
+                type='MiDaSTeacher',
+                model=dict(
+                    type='DepthAnythingV2',
+                    encoder=dict(embed_dim=48, depth=2, num_heads=2, layer_idx=(0, 1, 1, 1)),
+                ),
+            )
+        )

@@ -35,18 +35,22 @@ def test_deterministic_per_view_and_affine_of_truth():
         x = torch.stack([truth[i].flatten(), torch.ones(truth[i].numel())], 1)
         sol = torch.linalg.lstsq(x.double(), a[i].flatten().double()[:, None]).solution
         assert sol[0] > 0
-        torch.testing.assert_close((x.double() @ sol).flatten(), a[i].flatten().double(),
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            (x.double() @ sol).flatten(), a[i].flatten().double(), atol=1e-4, rtol=1e-4
+        )
 
 
 def test_low_internal_resolution_blurs_edges():
     d = _depth()
     sharp = SimulatedTeacher(noise_amplitude=0.0, internal_size=64).predict(
-        torch.zeros(2, 3, 64, 64), gt_depth=d)
+        torch.zeros(2, 3, 64, 64), gt_depth=d
+    )
     blurred = SimulatedTeacher(noise_amplitude=0.0, internal_size=8).predict(
-        torch.zeros(2, 3, 64, 64), gt_depth=d)
+        torch.zeros(2, 3, 64, 64), gt_depth=d
+    )
 
     def edge(x):  # normalized strength of the box's left edge
         x = (x - x.mean()) / x.std()
         return (x[..., 12:18, 29] - x[..., 12:18, 31]).abs().mean()
+
     assert edge(blurred) < 0.5 * edge(sharp)
