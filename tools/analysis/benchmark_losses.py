@@ -8,6 +8,7 @@ L1. Prints a markdown table (median of the repeats)::
 
     python tools/analysis/benchmark_losses.py --size 560 --batch 4 --threads 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,14 +20,16 @@ from typing import Callable, Dict, List, Tuple
 
 import torch
 
-from mmdistilldepth.models.losses import (FeatureAlignmentLoss, GradientMatchingLoss,
-                                          NormalizedL1Loss)
+from mmdistilldepth.models.losses import (
+    FeatureAlignmentLoss,
+    GradientMatchingLoss,
+    NormalizedL1Loss,
+)
 
 HYBRID_RANGE = 'hybrid range (1,2,4)'
 
 
-def plain_masked_l1(pred: torch.Tensor, target: torch.Tensor,
-                    mask: torch.Tensor) -> torch.Tensor:
+def plain_masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return ((pred - target).abs() * mask).sum() / mask.sum().clamp(min=1)
 
 
@@ -44,19 +47,27 @@ def losses(compiled: bool) -> Dict[str, Tuple[Callable, str]]:
         ('local range (4)', dict(normalization='local', grouping='range')),
     ]:
         cases[name] = (NormalizedL1Loss(**cfg), 'plain masked L1')
-    cases['gradient matching (4 scales)'] = (GradientMatchingLoss(scales=4),
-                                             'plain masked L1')
+    cases['gradient matching (4 scales)'] = (GradientMatchingLoss(scales=4), 'plain masked L1')
     if compiled:
         base = 'plain masked L1, compiled'
         cases[base] = (torch.compile(plain_masked_l1, fullgraph=True), base)
-        cases[HYBRID_RANGE + ', compiled'] = (torch.compile(
-            NormalizedL1Loss(normalization='hybrid', grouping='range'),
-            fullgraph=True), base)
+        cases[HYBRID_RANGE + ', compiled'] = (
+            torch.compile(
+                NormalizedL1Loss(normalization='hybrid', grouping='range'), fullgraph=True
+            ),
+            base,
+        )
     return cases
 
 
-def time_cases(cases: Dict[str, Callable], pred: torch.Tensor, target: torch.Tensor,
-               mask: torch.Tensor, repeats: int, warmup: int = 2) -> Dict[str, float]:
+def time_cases(
+    cases: Dict[str, Callable],
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    repeats: int,
+    warmup: int = 2,
+) -> Dict[str, float]:
     """Median seconds of forward + backward of every case.
 
     The cases are interleaved (one run of each per round, after warm-up rounds that
@@ -84,8 +95,7 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=21)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--no-compile', action='store_true',
-                        help='skip the torch.compile rows')
+    parser.add_argument('--no-compile', action='store_true', help='skip the torch.compile rows')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -95,28 +105,37 @@ def main() -> None:
     pred = (target * 0.5 + torch.rand(shape, device=device)).requires_grad_()
     mask = torch.rand(shape, device=device) > 0.1
     cases = losses(not args.no_compile)
-    results = time_cases({name: fn for name, (fn, _) in cases.items()}, pred, target,
-                         mask, args.repeats)
+    results = time_cases(
+        {name: fn for name, (fn, _) in cases.items()}, pred, target, mask, args.repeats
+    )
 
     # Feature alignment runs on (B, N, C) tokens, not on depth maps.
-    feats = torch.randn(args.batch, (518 // 14)**2, 1024, device=device)
+    feats = torch.randn(args.batch, (518 // 14) ** 2, 1024, device=device)
     student = (feats + torch.randn_like(feats)).requires_grad_()
-    feat_time = time_cases({'feat': FeatureAlignmentLoss()}, student, feats, None,
-                           args.repeats)['feat']
+    feat_time = time_cases({'feat': FeatureAlignmentLoss()}, student, feats, None, args.repeats)[
+        'feat'
+    ]
 
-    where = (torch.cuda.get_device_name(device) if device.type == 'cuda' else
-             f'{platform.processor() or platform.machine()} CPU ({os.cpu_count()} cores, '
-             f'load average {os.getloadavg()[0]:.1f})')
-    print(f'forward + backward, B={args.batch}, {args.size}x{args.size}, float32, '
-          f'{where}, torch threads: {torch.get_num_threads()}, median of '
-          f'{args.repeats}; torch {torch.__version__}\n')
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == 'cuda'
+        else f'{platform.processor() or platform.machine()} CPU ({os.cpu_count()} cores, '
+        f'load average {os.getloadavg()[0]:.1f})'
+    )
+    print(
+        f'forward + backward, B={args.batch}, {args.size}x{args.size}, float32, '
+        f'{where}, torch threads: {torch.get_num_threads()}, median of '
+        f'{args.repeats}; torch {torch.__version__}\n'
+    )
     print('| loss | ms | ratio to | ratio |')
     print('|---|---|---|---|')
     for name, (_, base) in cases.items():
         t = results[name]
         print(f'| {name} | {t * 1e3:.1f} | {base} | {t / results[base]:.1f}x |')
-    print(f'\nfeature alignment, {args.batch}x{feats.shape[1]}x{feats.shape[2]} tokens: '
-          f'{feat_time * 1e3:.1f} ms')
+    print(
+        f'\nfeature alignment, {args.batch}x{feats.shape[1]}x{feats.shape[2]} tokens: '
+        f'{feat_time * 1e3:.1f} ms'
+    )
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ sort the target once (invalid pixels last); that sort gives its min, max and
 quantiles here, and its medians later, since value contexts are contiguous runs
 of it.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -49,8 +50,14 @@ class DepthContexts:
         levels_per_pixel (Tensor): (B, N) int64, the contexts each pixel lies in.
     """
 
-    def __init__(self, ids: Tensor, sizes: Sequence[int], shape: Tuple[int, int],
-                 kind: str, source_order: Optional[Tensor] = None) -> None:
+    def __init__(
+        self,
+        ids: Tensor,
+        sizes: Sequence[int],
+        shape: Tuple[int, int],
+        kind: str,
+        source_order: Optional[Tensor] = None,
+    ) -> None:
         self.ids, self.sizes, self.shape = ids, tuple(sizes), tuple(shape)
         self.kind, self.source_order = kind, source_order
         bsz, num = ids.shape[0], self.num_contexts
@@ -60,8 +67,7 @@ class DepthContexts:
         counts = ids.new_zeros(bsz, num + 1).scatter_add_(1, flat, ones)
         self.counts = counts[:, :num]
         # A sum over levels of (B, N) rows: reducing the middle dim is ~2x slower.
-        self.levels_per_pixel = sum((ids[:, level] < num).long()
-                                    for level in range(ids.shape[1]))
+        self.levels_per_pixel = sum((ids[:, level] < num).long() for level in range(ids.shape[1]))
 
     @property
     def num_contexts(self) -> int:
@@ -80,8 +86,9 @@ def flatten_maps(x: Tensor, name: str = 'x') -> Tensor:
     """(B, 1, H, W), (B, H, W) or (B, N) -> (B, N)."""
     if x.dim() in (2, 3) or (x.dim() == 4 and x.shape[1] == 1):
         return x.flatten(1)
-    raise ValueError(f'{name} must have shape (B, 1, H, W), (B, H, W) or (B, N), '
-                     f'got {tuple(x.shape)}')
+    raise ValueError(
+        f'{name} must have shape (B, 1, H, W), (B, H, W) or (B, N), got {tuple(x.shape)}'
+    )
 
 
 def _spatial_shape(x: Tensor) -> Tuple[int, int]:
@@ -161,14 +168,16 @@ def masked_sort(x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
 
 def _masked_order(x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     """:func:`masked_sort` without gathering the sorted values: returns the unsorted
-    ``keys`` (B, N) (``+inf`` where invalid), ``order`` and ``n_valid``."""
+    ``keys`` (B, N) (``+inf`` where invalid), ``order`` and ``n_valid``.
+    """
     x, mask = flatten_maps(x, 'x').detach(), flatten_maps(mask, 'mask')
     keys = torch.where(mask, x, float('inf'))
     return keys, argsort_rows(keys), mask.sum(1)
 
 
-def _bin_ids(x: Tensor, mask: Tensor, lo: Tensor, hi: Optional[Tensor], offset: int,
-             none: int) -> Tensor:
+def _bin_ids(
+    x: Tensor, mask: Tensor, lo: Tensor, hi: Optional[Tensor], offset: int, none: int
+) -> Tensor:
     """Context of each pixel for the bins of one level.
 
     Args:
@@ -190,7 +199,7 @@ def _bin_ids(x: Tensor, mask: Tensor, lo: Tensor, hi: Optional[Tensor], offset: 
     small = torch.uint8 if none < 255 else torch.int32
     ids = torch.zeros_like(x, dtype=small)
     for i in range(1, lo.shape[1]):
-        ids += x >= lo[:, i:i + 1]
+        ids += x >= lo[:, i : i + 1]
     inside = mask
     if hi is not None:
         inside = inside & (x < hi.gather(1, ids.long()))
@@ -205,8 +214,7 @@ def _level_offsets(sizes: Sequence[int]) -> Tuple[int, ...]:
 def _check_levels(levels: Sequence[int]) -> Tuple[int, ...]:
     levels = tuple(int(s) for s in levels)
     if not levels or min(levels) < 1:
-        raise ValueError(f'levels must be positive segment counts such as (1, 2, 4), '
-                         f'got {levels}')
+        raise ValueError(f'levels must be positive segment counts such as (1, 2, 4), got {levels}')
     return levels
 
 
@@ -224,13 +232,15 @@ def global_contexts(target: Tensor, mask: Tensor) -> DepthContexts:
     _, order, _ = _masked_order(target, mask)
     valid = flatten_maps(mask, 'mask')
     ids = (~valid).long().unsqueeze(1)
-    return DepthContexts(ids, (1, ), _spatial_shape(mask), 'global', order)
+    return DepthContexts(ids, (1,), _spatial_shape(mask), 'global', order)
 
 
-def range_edges(d_min: Tensor, d_max: Tensor, segments: int, hdn_compat: bool = False
-                ) -> Tuple[Tensor, Optional[Tensor]]:
+def range_edges(
+    d_min: Tensor, d_max: Tensor, segments: int, hdn_compat: bool = False
+) -> Tuple[Tensor, Optional[Tensor]]:
     """Left edges (B, S) of the S equal-width bins of ``[d_min, d_max]`` (each (B, 1)),
-    and with ``hdn_compat`` HDN's right edges (else None): see :func:`range_contexts`."""
+    and with ``hdn_compat`` HDN's right edges (else None): see :func:`range_contexts`.
+    """
     span = d_max - d_min
     bin_size = 1.0 / segments
     idx = torch.arange(segments, device=d_min.device, dtype=d_min.dtype)
@@ -240,8 +250,9 @@ def range_edges(d_min: Tensor, d_max: Tensor, segments: int, hdn_compat: bool = 
     return lo, hi
 
 
-def range_contexts(target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 2, 4),
-                   hdn_compat: bool = False) -> DepthContexts:
+def range_contexts(
+    target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False
+) -> DepthContexts:
     """Contexts by value range: at level S, S equal-width bins of the target's range.
 
     Bin ``i`` of an image spans ``[min + (max - min) * i / S, min + (max - min) *
@@ -292,10 +303,12 @@ def sorted_quantile(values: Tensor, n_valid: Tensor, q: Sequence[float]) -> Tens
     return lerp_quantiles(values.gather(1, below), values.gather(1, above), weight, n_valid)
 
 
-def quantile_ranks(n_valid: Tensor, q: Sequence[float], dtype: torch.dtype
-                   ) -> Tuple[Tensor, Tensor, Tensor]:
+def quantile_ranks(
+    n_valid: Tensor, q: Sequence[float], dtype: torch.dtype
+) -> Tuple[Tensor, Tensor, Tensor]:
     """The 0-based ranks (B, Q) each linear quantile lies between, and the weight of
-    the upper one, computed as ``torch.nanquantile`` does (see :func:`sorted_quantile`)."""
+    the upper one, computed as ``torch.nanquantile`` does (see :func:`sorted_quantile`).
+    """
     q_t = torch.tensor(q, dtype=dtype, device=n_valid.device).double()
     rank = q_t * (n_valid - 1).clamp(min=0).unsqueeze(1)
     below, above = rank.long(), rank.ceil().long()
@@ -308,8 +321,9 @@ def lerp_quantiles(below: Tensor, above: Tensor, weight: Tensor, n_valid: Tensor
     return out.masked_fill((n_valid == 0).unsqueeze(1), 0)
 
 
-def quantile_contexts(target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 2, 4),
-                      hdn_compat: bool = False) -> DepthContexts:
+def quantile_contexts(
+    target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False
+) -> DepthContexts:
     """Contexts by quantile: at level S, bins ``[q(i / S), q((i + 1) / S))``.
 
     Quantiles are linear (``torch.nanquantile``) over the image's valid target
@@ -339,8 +353,7 @@ def quantile_contexts(target: Tensor, mask: Tensor, levels: Sequence[int] = (1, 
     return DepthContexts(ids, levels, _spatial_shape(mask), 'quantile', order)
 
 
-def _tile_index(size: int, segments: int, hdn_compat: bool,
-                device: torch.device) -> Tensor:
+def _tile_index(size: int, segments: int, hdn_compat: bool, device: torch.device) -> Tensor:
     """Tile of each of ``size`` positions; tile ``i`` ends at ``int((i + 1) / S * size)``.
 
     Returns ``segments`` for positions beyond the last end, which only happens with
@@ -355,8 +368,9 @@ def _tile_index(size: int, segments: int, hdn_compat: bool,
     return torch.searchsorted(ends, torch.arange(size, device=device), right=True)
 
 
-def spatial_contexts(mask: Tensor, levels: Sequence[int] = (1, 2, 4),
-                     hdn_compat: bool = False) -> DepthContexts:
+def spatial_contexts(
+    mask: Tensor, levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False
+) -> DepthContexts:
     """Contexts by position: at level S, an S x S grid of tiles (row-major).
 
     Args:
@@ -371,9 +385,11 @@ def spatial_contexts(mask: Tensor, levels: Sequence[int] = (1, 2, 4),
     levels = _check_levels(levels)
     height, width = _spatial_shape(mask)
     if hdn_compat and height != width:
-        raise ValueError(f'spatial contexts with hdn_compat=True follow HDN, which '
-                         f'only supports square maps; got {height}x{width}. Use '
-                         f'hdn_compat=False for non-square maps.')
+        raise ValueError(
+            f'spatial contexts with hdn_compat=True follow HDN, which '
+            f'only supports square maps; got {height}x{width}. Use '
+            f'hdn_compat=False for non-square maps.'
+        )
     valid = flatten_maps(mask, 'mask')
     sizes = tuple(s * s for s in levels)
     level_ids = []
@@ -387,9 +403,14 @@ def spatial_contexts(mask: Tensor, levels: Sequence[int] = (1, 2, 4),
     return DepthContexts(ids, sizes, (height, width), 'spatial', None)
 
 
-def build_contexts(target: Tensor, mask: Tensor, normalization: str = 'hybrid',
-                   grouping: str = 'range', levels: Sequence[int] = (1, 2, 4),
-                   hdn_compat: bool = False) -> Optional[DepthContexts]:
+def build_contexts(
+    target: Tensor,
+    mask: Tensor,
+    normalization: str = 'hybrid',
+    grouping: str = 'range',
+    levels: Sequence[int] = (1, 2, 4),
+    hdn_compat: bool = False,
+) -> Optional[DepthContexts]:
     """The contexts of a normalization, built from the target (teacher) map.
 
     Args:
@@ -405,8 +426,7 @@ def build_contexts(target: Tensor, mask: Tensor, normalization: str = 'hybrid',
         DepthContexts or None.
     """
     if normalization not in NORMALIZATIONS:
-        raise ValueError(f'normalization must be one of {NORMALIZATIONS}, got '
-                         f'{normalization!r}')
+        raise ValueError(f'normalization must be one of {NORMALIZATIONS}, got {normalization!r}')
     if grouping not in GROUPINGS:
         raise ValueError(f'grouping must be one of {GROUPINGS}, got {grouping!r}')
     if normalization == 'none':
@@ -415,7 +435,7 @@ def build_contexts(target: Tensor, mask: Tensor, normalization: str = 'hybrid',
         return global_contexts(target, mask)
     levels = _check_levels(levels)
     if normalization == 'local':
-        levels = (max(levels), )
+        levels = (max(levels),)
     builder = {'range': range_contexts, 'quantile': quantile_contexts}.get(grouping)
     if builder is None:
         return spatial_contexts(mask, levels, hdn_compat)

@@ -1,4 +1,5 @@
 """Feature alignment loss of Depth Anything: keep the student near a frozen encoder."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -8,11 +9,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
+
 from .normalized_l1_loss import outside_inference_mode
 
 
-def feature_alignment_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None,
-                           margin: float = 0.85) -> Tensor:
+def feature_alignment_loss(
+    pred: Tensor, target: Tensor, mask: Optional[Tensor] = None, margin: float = 0.85
+) -> Tensor:
     """Mean of ``1 - cos`` over tokens, tokens already closer than ``margin`` skipped.
 
     At every pixel (token) ``i`` the cosine similarity ``cos_i`` between the
@@ -34,16 +37,19 @@ def feature_alignment_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] 
         Tensor: scalar loss.
     """
     if pred.shape != target.shape or pred.dim() not in (3, 4):
-        raise ValueError(f'pred and target features must both be (B, C, h, w) or '
-                         f'(B, N, C) with the same shape; got {tuple(pred.shape)} and '
-                         f'{tuple(target.shape)}')
+        raise ValueError(
+            f'pred and target features must both be (B, C, h, w) or '
+            f'(B, N, C) with the same shape; got {tuple(pred.shape)} and '
+            f'{tuple(target.shape)}'
+        )
     channel_dim = 1 if pred.dim() == 4 else -1
     dtype = torch.promote_types(pred.dtype, torch.float32)
     target = outside_inference_mode(target.detach().to(dtype))
     cos = F.cosine_similarity(pred.to(dtype), target, dim=channel_dim)
     cos = cos.flatten(1)  # (B, tokens)
-    valid = torch.ones_like(cos, dtype=torch.bool) if mask is None else mask.reshape(
-        cos.shape).bool()
+    valid = (
+        torch.ones_like(cos, dtype=torch.bool) if mask is None else mask.reshape(cos.shape).bool()
+    )
     penalized = valid & (cos <= margin)
     per_token = torch.where(penalized, 1 - cos, torch.zeros_like(cos))
     n_valid = valid.sum(1)
@@ -66,8 +72,7 @@ class FeatureAlignmentLoss(nn.Module):
         self.margin = margin
         self.loss_weight = loss_weight
 
-    def forward(self, pred: Tensor, target: Tensor,
-                mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, pred: Tensor, target: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """Compute the loss.
 
         Args:

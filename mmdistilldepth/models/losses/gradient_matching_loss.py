@@ -1,4 +1,5 @@
 """Multi-scale gradient matching loss (MiDaS, Depth Anything) on normalized maps."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -6,15 +7,21 @@ from typing import Optional
 from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
+
 from .normalization import global_normalize
 from .normalized_l1_loss import mean_over_images, prepare_depth_pair
 
 _NORMALIZATIONS = ('global', 'none')
 
 
-def gradient_matching_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None,
-                           scales: int = 4, normalization: str = 'global',
-                           eps: float = 1e-6) -> Tensor:
+def gradient_matching_loss(
+    pred: Tensor,
+    target: Tensor,
+    mask: Optional[Tensor] = None,
+    scales: int = 4,
+    normalization: str = 'global',
+    eps: float = 1e-6,
+) -> Tensor:
     """Masked L1 of the image gradients of the normalized residual, over scales.
 
     The residual ``R = N(pred) - N(target)`` (``N`` = global median / MAD
@@ -36,8 +43,7 @@ def gradient_matching_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] 
         Tensor: scalar loss.
     """
     if normalization not in _NORMALIZATIONS:
-        raise ValueError(f'normalization must be one of {_NORMALIZATIONS}, got '
-                         f'{normalization!r}')
+        raise ValueError(f'normalization must be one of {_NORMALIZATIONS}, got {normalization!r}')
     if scales < 1:
         raise ValueError(f'scales must be >= 1, got {scales}')
     pred, target, mask = prepare_depth_pair(pred, target, mask)
@@ -68,19 +74,24 @@ class GradientMatchingLoss(nn.Module):
         eps (float): added to the global scales.
     """
 
-    def __init__(self, scales: int = 4, normalization: str = 'global',
-                 loss_weight: float = 1.0, eps: float = 1e-6) -> None:
+    def __init__(
+        self,
+        scales: int = 4,
+        normalization: str = 'global',
+        loss_weight: float = 1.0,
+        eps: float = 1e-6,
+    ) -> None:
         super().__init__()
         if normalization not in _NORMALIZATIONS:
-            raise ValueError(f'normalization must be one of {_NORMALIZATIONS}, got '
-                             f'{normalization!r}')
+            raise ValueError(
+                f'normalization must be one of {_NORMALIZATIONS}, got {normalization!r}'
+            )
         self.scales = int(scales)
         self.normalization = normalization
         self.loss_weight = loss_weight
         self.eps = eps
 
-    def forward(self, pred: Tensor, target: Tensor,
-                mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, pred: Tensor, target: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """Compute the loss.
 
         Args:
@@ -91,10 +102,11 @@ class GradientMatchingLoss(nn.Module):
         Returns:
             Tensor: scalar, weighted by ``loss_weight``.
         """
-        loss = gradient_matching_loss(pred, target, mask, self.scales, self.normalization,
-                                      self.eps)
+        loss = gradient_matching_loss(pred, target, mask, self.scales, self.normalization, self.eps)
         return self.loss_weight * loss
 
     def extra_repr(self) -> str:
-        return (f'scales={self.scales}, normalization={self.normalization!r}, '
-                f'loss_weight={self.loss_weight}')
+        return (
+            f'scales={self.scales}, normalization={self.normalization!r}, '
+            f'loss_weight={self.loss_weight}'
+        )

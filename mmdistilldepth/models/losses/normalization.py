@@ -51,6 +51,7 @@ Known limit of ``hdn_compat``: when the target's value range is below ~1e-14 the
 official ``+ 1e-30`` makes neighbouring range bins overlap (a constant-zero map
 lies in every bin); here each pixel lies in at most one context per level.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -58,8 +59,14 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .contexts import (DepthContexts, argsort_rows, build_contexts, flatten_maps,
-                       global_contexts, stable_argsort_small)
+from .contexts import (
+    DepthContexts,
+    argsort_rows,
+    build_contexts,
+    flatten_maps,
+    global_contexts,
+    stable_argsort_small,
+)
 
 
 def _kth_positions(counts: Tensor, ranks: Tensor, n: int) -> Tensor:
@@ -78,8 +85,7 @@ def _kth_positions(counts: Tensor, ranks: Tensor, n: int) -> Tensor:
     return (starts.unsqueeze(-1) + ranks - 1).clamp(0, n - 1)
 
 
-def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool,
-                  hdn_compat: bool) -> Tensor:
+def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compat: bool) -> Tensor:
     """(B, K, Q) pixel indices of the middle value(s) of every context, no gradient.
 
     ``Q`` is 1 with ``hdn_compat`` (the lower median), else 2 (the two middle values,
@@ -107,15 +113,15 @@ def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool,
         # Each level's context ids along the ascending order, sorted stably: the
         # members of a context become one ascending run, contexts in id order.
         # Small ids make the random-access gather and the radix sort cheap.
-        small = (torch.uint8 if num < 255 else torch.int16 if num < 32767 else
-                 torch.int32)
+        small = torch.uint8 if num < 255 else torch.int16 if num < 32767 else torch.int32
         ids = contexts.ids
         ids_sorted = ids.to(small).gather(2, order.unsqueeze(1).expand(ids.shape))
         grouped = stable_argsort_small(ids_sorted)  # (B, L, N)
     positions = []
     for level, (offset, size) in enumerate(zip(contexts.offsets, contexts.sizes)):
-        pos = _kth_positions(counts[:, offset:offset + size],
-                             ranks[:, offset:offset + size], x.shape[1]).flatten(1)
+        pos = _kth_positions(
+            counts[:, offset : offset + size], ranks[:, offset : offset + size], x.shape[1]
+        ).flatten(1)
         if grouped is not None:
             pos = grouped[:, level].gather(1, pos)
         positions.append(pos)
@@ -123,16 +129,18 @@ def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool,
     return pixels.view(bsz, num, -1)
 
 
-def _context_medians(x: Tensor, contexts: DepthContexts, is_source: bool,
-                     hdn_compat: bool) -> Tensor:
+def _context_medians(
+    x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compat: bool
+) -> Tensor:
     """(B, K) median of every context (0 when empty), differentiable in ``x``."""
     pixels = median_pixels(x, contexts, is_source, hdn_compat)
     middle = x.gather(1, pixels.flatten(1)).view(pixels.shape)
     return middle.mean(-1).masked_fill(contexts.counts == 0, 0)
 
 
-def _center(x: Tensor, contexts: DepthContexts, is_source: bool,
-            hdn_compat: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _center(
+    x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compat: bool
+) -> Tuple[Tensor, Tensor, Tensor]:
     """Median shift (B, K), MAD scale (B, K) and ``x - shift`` per level (B, L, N)."""
     bsz, num = x.shape[0], contexts.num_contexts
     shift = _context_medians(x, contexts, is_source, hdn_compat)
@@ -146,8 +154,9 @@ def _center(x: Tensor, contexts: DepthContexts, is_source: bool,
     return shift, scale, centered
 
 
-def context_shift_scale(x: Tensor, contexts: DepthContexts, is_source: bool = False,
-                        hdn_compat: bool = False) -> Tuple[Tensor, Tensor]:
+def context_shift_scale(
+    x: Tensor, contexts: DepthContexts, is_source: bool = False, hdn_compat: bool = False
+) -> Tuple[Tensor, Tensor]:
     """Median shift and mean-absolute-deviation scale of every context.
 
     Args:
@@ -166,8 +175,13 @@ def context_shift_scale(x: Tensor, contexts: DepthContexts, is_source: bool = Fa
     return shift, scale
 
 
-def normalize_flat(x: Tensor, contexts: DepthContexts, is_source: bool = False,
-                   hdn_compat: bool = False, eps: float = 1e-6) -> Tensor:
+def normalize_flat(
+    x: Tensor,
+    contexts: DepthContexts,
+    is_source: bool = False,
+    hdn_compat: bool = False,
+    eps: float = 1e-6,
+) -> Tensor:
     """:func:`normalize_in_contexts` on flattened maps.
 
     Args:
@@ -186,8 +200,13 @@ def normalize_flat(x: Tensor, contexts: DepthContexts, is_source: bool = False,
     return centered * inv.gather(1, contexts.ids.flatten(1)).view_as(centered)
 
 
-def normalize_in_contexts(x: Tensor, contexts: DepthContexts, is_source: bool = False,
-                          hdn_compat: bool = False, eps: float = 1e-6) -> Tensor:
+def normalize_in_contexts(
+    x: Tensor,
+    contexts: DepthContexts,
+    is_source: bool = False,
+    hdn_compat: bool = False,
+    eps: float = 1e-6,
+) -> Tensor:
     """Normalize a map in every context: ``(x - median) / (MAD + eps)``.
 
     Args:
@@ -207,8 +226,9 @@ def normalize_in_contexts(x: Tensor, contexts: DepthContexts, is_source: bool = 
     return out.view(*out.shape[:2], *contexts.shape)
 
 
-def global_normalize(x: Tensor, mask: Optional[Tensor] = None, hdn_compat: bool = False,
-                     eps: float = 1e-6) -> Tensor:
+def global_normalize(
+    x: Tensor, mask: Optional[Tensor] = None, hdn_compat: bool = False, eps: float = 1e-6
+) -> Tensor:
     """Global normalization: ``(x - median) / (MAD + eps)`` over each image.
 
     Args:
@@ -228,9 +248,15 @@ def global_normalize(x: Tensor, mask: Optional[Tensor] = None, hdn_compat: bool 
     return out.view_as(x)
 
 
-def hybrid_normalize(x: Tensor, target: Tensor, mask: Optional[Tensor] = None,
-                     grouping: str = 'range', levels: Sequence[int] = (1, 2, 4),
-                     hdn_compat: bool = False, eps: float = 1e-6) -> Tensor:
+def hybrid_normalize(
+    x: Tensor,
+    target: Tensor,
+    mask: Optional[Tensor] = None,
+    grouping: str = 'range',
+    levels: Sequence[int] = (1, 2, 4),
+    hdn_compat: bool = False,
+    eps: float = 1e-6,
+) -> Tensor:
     """Hybrid (hierarchical) normalization of ``x`` in contexts built from ``target``.
 
     Args:
@@ -252,5 +278,4 @@ def hybrid_normalize(x: Tensor, target: Tensor, mask: Optional[Tensor] = None,
     contexts = build_contexts(target, mask, 'hybrid', grouping, levels, hdn_compat)
     is_source = x is target
     x = torch.where(mask, x, torch.zeros_like(x))
-    return normalize_in_contexts(x, contexts, is_source=is_source,
-                                 hdn_compat=hdn_compat, eps=eps)
+    return normalize_in_contexts(x, contexts, is_source=is_source, hdn_compat=hdn_compat, eps=eps)

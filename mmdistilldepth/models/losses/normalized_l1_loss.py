@@ -4,6 +4,7 @@ One implementation on every device, plain torch (:mod:`.contexts`,
 :mod:`.normalization`): fixed shapes, no host synchronization in forward or backward,
 and the whole loss compiles with ``torch.compile(fullgraph=True)``.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -12,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
+
 from .contexts import GROUPINGS, NORMALIZATIONS, build_contexts
 from .normalization import median_pixels, normalize_flat
 
@@ -26,8 +28,9 @@ def outside_inference_mode(x: Tensor) -> Tensor:
     return x.clone() if x.is_inference() else x
 
 
-def prepare_depth_pair(pred: Tensor, target: Tensor, mask: Optional[Tensor]
-                       ) -> Tuple[Tensor, Tensor, Tensor]:
+def prepare_depth_pair(
+    pred: Tensor, target: Tensor, mask: Optional[Tensor]
+) -> Tuple[Tensor, Tensor, Tensor]:
     """Check (B, 1, H, W) shapes, compute in >= float32, detach the target.
 
     Invalid pixels of both maps are set to 0, so NaN or inf there cannot leak into the
@@ -35,13 +38,16 @@ def prepare_depth_pair(pred: Tensor, target: Tensor, mask: Optional[Tensor]
     Returns ``pred``, ``target`` and a bool ``mask``.
     """
     if pred.shape != target.shape or pred.dim() != 4 or pred.shape[1] != 1:
-        raise ValueError(f'pred and target must both have shape (B, 1, H, W); got '
-                         f'{tuple(pred.shape)} and {tuple(target.shape)}')
+        raise ValueError(
+            f'pred and target must both have shape (B, 1, H, W); got '
+            f'{tuple(pred.shape)} and {tuple(target.shape)}'
+        )
     if mask is None:
         mask = torch.ones_like(target, dtype=torch.bool)
     elif mask.shape != target.shape:
-        raise ValueError(f'mask must have the shape of target {tuple(target.shape)}, '
-                         f'got {tuple(mask.shape)}')
+        raise ValueError(
+            f'mask must have the shape of target {tuple(target.shape)}, got {tuple(mask.shape)}'
+        )
     # The target needs no copy: torch.where below makes a new tensor of it.
     mask = outside_inference_mode(mask.bool())
     dtype = torch.promote_types(pred.dtype, torch.float32)
@@ -113,8 +119,7 @@ class _NormalizedL1Error(torch.autograd.Function):
         inv = 1 / (total[:, :num] / denom + eps)
         inv_px = _with_none_column(inv).gather(1, flat).view_as(ids)
         diff = centered * inv_px - norm_target
-        ctx.save_for_backward(ids, counts, pixels, denom, inv, inv_px, centered,
-                              diff.sign())
+        ctx.save_for_backward(ids, counts, pixels, denom, inv, inv_px, centered, diff.sign())
         return diff.abs().sum(1)
 
     @staticmethod
@@ -133,19 +138,27 @@ class _NormalizedL1Error(torch.autograd.Function):
         g_shift = -inv * per_context(g)
         g_dev = -(inv * inv) * g_inv / denom  # dL / d(sum |x - m|)
         sign_centered = centered.sign()
-        grad_x = grad_x + (sign_centered * _with_none_column(g_dev).gather(
-            1, flat).view_as(ids)).sum(1)
+        grad_x = grad_x + (
+            sign_centered * _with_none_column(g_dev).gather(1, flat).view_as(ids)
+        ).sum(1)
         g_shift = g_shift - g_dev * per_context(sign_centered)
         g_shift = g_shift.masked_fill(counts == 0, 0) / pixels.shape[-1]
-        grad_x = grad_x.scatter_add(1, pixels.flatten(1),
-                                    g_shift.unsqueeze(-1).expand(pixels.shape).flatten(1))
+        grad_x = grad_x.scatter_add(
+            1, pixels.flatten(1), g_shift.unsqueeze(-1).expand(pixels.shape).flatten(1)
+        )
         return grad_x, None, None, None, None, None, None
 
 
-def normalized_l1_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None,
-                       normalization: str = 'hybrid', grouping: str = 'range',
-                       levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False,
-                       eps: float = 1e-6) -> Tensor:
+def normalized_l1_loss(
+    pred: Tensor,
+    target: Tensor,
+    mask: Optional[Tensor] = None,
+    normalization: str = 'hybrid',
+    grouping: str = 'range',
+    levels: Sequence[int] = (1, 2, 4),
+    hdn_compat: bool = False,
+    eps: float = 1e-6,
+) -> Tensor:
     """Mean absolute difference of the normalized student and teacher maps.
 
     Each valid pixel's loss is the mean, over the contexts containing it, of
@@ -175,9 +188,15 @@ def normalized_l1_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = No
     counts = contexts.counts
     denom = counts + 1 if hdn_compat else counts.clamp(min=1)
     # Both maps normalize to 0 outside a pixel's contexts, so those add nothing.
-    error = _NormalizedL1Error.apply(pred, norm_target, contexts.ids, counts,
-                                     median_pixels(pred, contexts, False, hdn_compat),
-                                     denom, eps)
+    error = _NormalizedL1Error.apply(
+        pred,
+        norm_target,
+        contexts.ids,
+        counts,
+        median_pixels(pred, contexts, False, hdn_compat),
+        denom,
+        eps,
+    )
     error = error / contexts.levels_per_pixel.clamp(min=1)
     return reduce_pixel_loss(error.view_as(mask), mask, hdn_compat)
 
@@ -217,13 +236,20 @@ class NormalizedL1Loss(nn.Module):
         eps (float): added to the scales.
     """
 
-    def __init__(self, normalization: str = 'hybrid', grouping: str = 'range',
-                 levels: Sequence[int] = (1, 2, 4), hdn_compat: bool = False,
-                 loss_weight: float = 1.0, eps: float = 1e-6) -> None:
+    def __init__(
+        self,
+        normalization: str = 'hybrid',
+        grouping: str = 'range',
+        levels: Sequence[int] = (1, 2, 4),
+        hdn_compat: bool = False,
+        loss_weight: float = 1.0,
+        eps: float = 1e-6,
+    ) -> None:
         super().__init__()
         if normalization not in NORMALIZATIONS:
-            raise ValueError(f'normalization must be one of {NORMALIZATIONS}, got '
-                             f'{normalization!r}')
+            raise ValueError(
+                f'normalization must be one of {NORMALIZATIONS}, got {normalization!r}'
+            )
         if grouping not in GROUPINGS:
             raise ValueError(f'grouping must be one of {GROUPINGS}, got {grouping!r}')
         self.normalization = normalization
@@ -233,8 +259,7 @@ class NormalizedL1Loss(nn.Module):
         self.loss_weight = loss_weight
         self.eps = eps
 
-    def forward(self, pred: Tensor, target: Tensor,
-                mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, pred: Tensor, target: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """Compute the loss.
 
         Args:
@@ -245,11 +270,21 @@ class NormalizedL1Loss(nn.Module):
         Returns:
             Tensor: scalar, weighted by ``loss_weight``.
         """
-        loss = normalized_l1_loss(pred, target, mask, self.normalization, self.grouping,
-                                  self.levels, self.hdn_compat, self.eps)
+        loss = normalized_l1_loss(
+            pred,
+            target,
+            mask,
+            self.normalization,
+            self.grouping,
+            self.levels,
+            self.hdn_compat,
+            self.eps,
+        )
         return self.loss_weight * loss
 
     def extra_repr(self) -> str:
-        return (f'normalization={self.normalization!r}, grouping={self.grouping!r}, '
-                f'levels={self.levels}, hdn_compat={self.hdn_compat}, '
-                f'loss_weight={self.loss_weight}')
+        return (
+            f'normalization={self.normalization!r}, grouping={self.grouping!r}, '
+            f'levels={self.levels}, hdn_compat={self.hdn_compat}, '
+            f'loss_weight={self.loss_weight}'
+        )

@@ -1,4 +1,5 @@
 """Shared helpers of the loss tests."""
+
 from typing import Optional
 
 import pytest
@@ -14,8 +15,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def random_maps(shape=(3, 1, 13, 17), seed=0, dtype=torch.float64, invalid=0.25,
-                full_image: Optional[int] = 1):
+def random_maps(
+    shape=(3, 1, 13, 17), seed=0, dtype=torch.float64, invalid=0.25, full_image: Optional[int] = 1
+):
     """Positive (pred, target, mask) maps; ``full_image`` is an image left all valid."""
     g = torch.Generator().manual_seed(seed)
     target = torch.rand(shape, generator=g, dtype=dtype) * 5 + 0.5

@@ -1,17 +1,33 @@
 """The losses run with fixed shapes: no host synchronization, and they compile whole."""
+
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mmdistilldepth.models.losses import (FeatureAlignmentLoss, GradientMatchingLoss,
-                                          NormalizedL1Loss)
+from mmdistilldepth.models.losses import (
+    FeatureAlignmentLoss,
+    GradientMatchingLoss,
+    NormalizedL1Loss,
+)
 from tests.test_models.test_losses.conftest import random_maps
 
 # Ops whose output shape depends on tensor values, or that read a value back to the
 # host: on a GPU each one stalls the stream until the device catches up.
-SYNCING = {'nonzero', 'nonzero_static', '_local_scalar_dense', 'masked_select',
-           'masked_scatter', 'unique', '_unique', '_unique2', 'unique_dim',
-           'unique_consecutive', 'bincount', 'repeat_interleave', 'item'}
+SYNCING = {
+    'nonzero',
+    'nonzero_static',
+    '_local_scalar_dense',
+    'masked_select',
+    'masked_scatter',
+    'unique',
+    '_unique',
+    '_unique2',
+    'unique_dim',
+    'unique_consecutive',
+    'bincount',
+    'repeat_interleave',
+    'item',
+}
 
 
 class RecordOps(TorchDispatchMode):
@@ -26,16 +42,23 @@ class RecordOps(TorchDispatchMode):
         self.names.add(name)
         if name in ('index', 'index_put', 'index_put_', '_index_put_impl_'):
             indices = args[1] if len(args) > 1 else []
-            if any(isinstance(i, torch.Tensor) and i.dtype == torch.bool
-                   for i in indices):
+            if any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices):
                 self.bool_indexing.append(name)
         return func(*args, **(kwargs or {}))
 
 
-CASES = [dict(normalization=n, grouping=g, hdn_compat=c)
-         for n, g in [('global', 'range'), ('hybrid', 'range'), ('hybrid', 'quantile'),
-                      ('hybrid', 'spatial'), ('local', 'quantile'), ('none', 'range')]
-         for c in (False, True)]
+CASES = [
+    dict(normalization=n, grouping=g, hdn_compat=c)
+    for n, g in [
+        ('global', 'range'),
+        ('hybrid', 'range'),
+        ('hybrid', 'quantile'),
+        ('hybrid', 'spatial'),
+        ('local', 'quantile'),
+        ('none', 'range'),
+    ]
+    for c in (False, True)
+]
 
 
 def forward_backward(loss, pred, target, mask):
@@ -61,8 +84,9 @@ def test_other_losses_dispatch_no_syncing_op():
     feats = torch.randn(2, 9, 16, dtype=torch.float64)
     with RecordOps() as ops:
         forward_backward(GradientMatchingLoss(), pred, target, mask)
-        forward_backward(FeatureAlignmentLoss(), feats + torch.randn_like(feats), feats,
-                         torch.rand(2, 9) > 0.3)
+        forward_backward(
+            FeatureAlignmentLoss(), feats + torch.randn_like(feats), feats, torch.rand(2, 9) > 0.3
+        )
     assert not ops.names & SYNCING, ops.names & SYNCING
     assert not ops.bool_indexing
 

@@ -1,11 +1,17 @@
 """Normalization contexts: bins by value range and quantile, spatial tiles."""
+
 import numpy as np
 import pytest
 import torch
 
-from mmdistilldepth.models.losses import (build_contexts, masked_sort, quantile_contexts,
-                                          range_contexts, sorted_quantile,
-                                          spatial_contexts)
+from mmdistilldepth.models.losses import (
+    build_contexts,
+    masked_sort,
+    quantile_contexts,
+    range_contexts,
+    sorted_quantile,
+    spatial_contexts,
+)
 from tests.test_models.test_losses.conftest import random_maps
 
 
@@ -20,7 +26,7 @@ def test_sorted_quantile_is_torch_nanquantile(dtype):
     got = sorted_quantile(values, n_valid, quantiles)
     for j, q in enumerate(quantiles):
         expected = torch.nanquantile(nan_filled, q, dim=1, keepdim=True)
-        assert torch.equal(got[:, j:j + 1], expected), q
+        assert torch.equal(got[:, j : j + 1], expected), q
 
 
 def test_masked_sort_puts_invalid_last():
@@ -49,35 +55,34 @@ def test_default_contexts_hold_every_valid_pixel_once_per_level(grouping):
 
 
 def test_range_bins_are_equal_width_and_close_the_top():
-    target = torch.tensor([0., 1., 1.9, 2., 5., 7.99, 8.]).view(1, 1, 1, 7)
+    target = torch.tensor([0.0, 1.0, 1.9, 2.0, 5.0, 7.99, 8.0]).view(1, 1, 1, 7)
     mask = torch.ones_like(target, dtype=torch.bool)
-    contexts = range_contexts(target, mask, (4, ))
+    contexts = range_contexts(target, mask, (4,))
     assert contexts.ids[0, 0].tolist() == [0, 0, 0, 1, 2, 3, 3]
-    compat = range_contexts(target, mask, (4, ), hdn_compat=True)
+    compat = range_contexts(target, mask, (4,), hdn_compat=True)
     assert compat.ids[0, 0].tolist() == [0, 0, 0, 1, 2, 3, 4]  # 4 = in no context
 
 
 def test_quantile_bins_keep_ties_together_and_compat_drops_the_max():
-    target = torch.tensor([1., 2., 2., 2., 2., 3., 4., 5.]).view(1, 1, 2, 4)
+    target = torch.tensor([1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 4.0, 5.0]).view(1, 1, 2, 4)
     mask = torch.ones_like(target, dtype=torch.bool)
     # Left edges q(0), q(.25), q(.5), q(.75) = 1, 2, 2, 3.25: bin 1 = [2, 2) is
     # empty and all the 2s share bin 2.
-    default = quantile_contexts(target, mask, (4, ))
+    default = quantile_contexts(target, mask, (4,))
     assert default.ids.flatten().tolist() == [0, 2, 2, 2, 2, 2, 3, 3]
     assert default.counts.tolist() == [[1, 0, 5, 2]]
-    compat = quantile_contexts(target, mask, (4, ), hdn_compat=True)
+    compat = quantile_contexts(target, mask, (4,), hdn_compat=True)
     assert compat.ids.flatten().tolist() == [0, 2, 2, 2, 2, 2, 3, 4]
 
 
 def test_spatial_tiles():
     mask = torch.ones(1, 1, 6, 8, dtype=torch.bool)
-    contexts = spatial_contexts(mask, (2, ))
+    contexts = spatial_contexts(mask, (2,))
     expected = torch.tensor([[0] * 4 + [1] * 4] * 3 + [[2] * 4 + [3] * 4] * 3)
     assert torch.equal(contexts.ids.view(6, 8), expected)
     with pytest.raises(ValueError, match='square'):
-        spatial_contexts(mask, (2, ), hdn_compat=True)
-    square = spatial_contexts(torch.ones(1, 1, 8, 8, dtype=torch.bool), (1, 2, 4),
-                              hdn_compat=True)
+        spatial_contexts(mask, (2,), hdn_compat=True)
+    square = spatial_contexts(torch.ones(1, 1, 8, 8, dtype=torch.bool), (1, 2, 4), hdn_compat=True)
     assert square.counts.tolist() == [[64] + [16] * 4 + [4] * 16]
 
 

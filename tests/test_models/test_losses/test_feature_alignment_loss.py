@@ -1,4 +1,5 @@
 """FeatureAlignmentLoss: cosine distance with Depth Anything's tolerance margin."""
+
 import math
 
 import pytest
@@ -11,8 +12,12 @@ from mmdistilldepth.registry import MODELS
 def rotated(features, angle):
     """Features at the given angle from ``features`` (same norm), per token."""
     other = torch.randn_like(features)
-    other = other - (other * features).sum(-1, keepdim=True) / features.pow(2).sum(
-        -1, keepdim=True) * features  # orthogonal part
+    other = (
+        other
+        - (other * features).sum(-1, keepdim=True)
+        / features.pow(2).sum(-1, keepdim=True)
+        * features
+    )  # orthogonal part
     other = other / other.norm(dim=-1, keepdim=True) * features.norm(dim=-1, keepdim=True)
     return math.cos(angle) * features + math.sin(angle) * other
 
@@ -25,15 +30,18 @@ def test_values_and_margin():
     assert loss(target * 3, target).item() == 0
     torch.testing.assert_close(loss(-target, target), torch.tensor(2.0, dtype=torch.float64))
     # cos = 0.8 (below the margin) costs 0.2; cos = 0.9 is tolerated.
-    torch.testing.assert_close(loss(rotated(target, math.acos(0.8)), target),
-                               torch.tensor(0.2, dtype=torch.float64))
+    torch.testing.assert_close(
+        loss(rotated(target, math.acos(0.8)), target), torch.tensor(0.2, dtype=torch.float64)
+    )
     assert loss(rotated(target, math.acos(0.9)), target).item() == 0
     # Half the tokens tolerated: they count in the mean with 0.
-    mixed = torch.cat([rotated(target[:, :3], math.acos(0.9)),
-                       rotated(target[:, 3:], math.acos(0.5))], dim=1)
+    mixed = torch.cat(
+        [rotated(target[:, :3], math.acos(0.9)), rotated(target[:, 3:], math.acos(0.5))], dim=1
+    )
     torch.testing.assert_close(loss(mixed, target), torch.tensor(0.25, dtype=torch.float64))
-    assert FeatureAlignmentLoss(margin=1.0)(rotated(target, math.acos(0.9)),
-                                            target).item() == pytest.approx(0.1)
+    assert FeatureAlignmentLoss(margin=1.0)(
+        rotated(target, math.acos(0.9)), target
+    ).item() == pytest.approx(0.1)
 
 
 def test_layouts_mask_and_gradient():
@@ -49,13 +57,13 @@ def test_layouts_mask_and_gradient():
     value.backward()
     cos = torch.cosine_similarity(student, tokens, dim=-1)
     penalized = mask & (cos <= 0.85)
-    expected = 2 * torch.stack([(1 - cos[b][penalized[b]]).sum() / mask[b].sum()
-                                for b in range(2)]).mean()
+    expected = (
+        2 * torch.stack([(1 - cos[b][penalized[b]]).sum() / mask[b].sum() for b in range(2)]).mean()
+    )
     torch.testing.assert_close(value, expected)
     assert (student.grad[~penalized] == 0).all()
     assert (student.grad[penalized].abs().sum(-1) > 0).all()
-    torch.testing.assert_close(loss(as_map(student), as_map(tokens), mask.view(2, 3, 4)),
-                               value)
+    torch.testing.assert_close(loss(as_map(student), as_map(tokens), mask.view(2, 3, 4)), value)
 
 
 def test_degenerate_inputs():

@@ -1,4 +1,5 @@
 """GradientMatchingLoss: closed forms, invariances, masking."""
+
 from functools import partial
 
 import numpy as np
@@ -8,7 +9,6 @@ import torch
 from mmdistilldepth.models.losses import GradientMatchingLoss, global_normalize
 from mmdistilldepth.registry import MODELS
 from tests.test_models.test_losses.conftest import random_maps
-
 
 random_maps = partial(random_maps, shape=(2, 1, 20, 24), invalid=0.2, full_image=None)
 
@@ -20,7 +20,7 @@ def naive_loss(pred, target, mask, scales):
     total = 0.0
     for k in range(scales):
         per_image = []
-        for r, m in zip(residual[:, ::2**k, ::2**k], mask[:, ::2**k, ::2**k]):
+        for r, m in zip(residual[:, :: 2**k, :: 2**k], mask[:, :: 2**k, :: 2**k]):
             if not m.any():
                 continue
             gx = np.abs(np.diff(r, axis=1)) * (m[:, 1:] & m[:, :-1])
@@ -36,8 +36,10 @@ def test_closed_form_on_a_ramp():
     target = torch.rand(1, 1, height, width, dtype=torch.float64)
     ramp = slope * torch.arange(width, dtype=torch.float64).expand(1, 1, height, width)
     loss = GradientMatchingLoss(scales=3, normalization='none')
-    expected = sum(slope * 2**k * (len(range(0, width, 2**k)) - 1) /
-                   len(range(0, width, 2**k)) for k in range(3))
+    expected = sum(
+        slope * 2**k * (len(range(0, width, 2**k)) - 1) / len(range(0, width, 2**k))
+        for k in range(3)
+    )
     np.testing.assert_allclose(loss(target + ramp, target).item(), expected, rtol=1e-12)
 
 
@@ -47,8 +49,7 @@ def test_matches_naive_loops(scales):
     mask[1] = False
     mask[1, 0, :3, :3] = True
     value = GradientMatchingLoss(scales=scales)(pred, target, mask)
-    np.testing.assert_allclose(value.item(), naive_loss(pred, target, mask, scales),
-                               rtol=1e-12)
+    np.testing.assert_allclose(value.item(), naive_loss(pred, target, mask, scales), rtol=1e-12)
 
 
 def test_invariances():

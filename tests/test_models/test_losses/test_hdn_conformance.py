@@ -1,4 +1,5 @@
 """NormalizedL1Loss(hdn_compat=True) against the official HDN numbers (fixture hdn_loss/)."""
+
 import functools
 import json
 
@@ -18,14 +19,18 @@ KEYS = {
     'hdn_dp_level3': dict(normalization='hybrid', grouping='quantile', levels=(1, 2, 4)),
     'hdn_dr_level3_finest_only': dict(normalization='local', grouping='range'),
     'hdn_dp_level3_finest_only': dict(normalization='local', grouping='quantile'),
-    'hdn_dr_level1': dict(normalization='hybrid', grouping='range', levels=(1, )),
-    'hdn_dp_level1': dict(normalization='hybrid', grouping='quantile', levels=(1, )),
+    'hdn_dr_level1': dict(normalization='hybrid', grouping='range', levels=(1,)),
+    'hdn_dp_level1': dict(normalization='hybrid', grouping='quantile', levels=(1,)),
     'hdn_ds_level3': dict(normalization='hybrid', grouping='spatial', levels=(1, 2, 4)),
 }
 GROUPING = {'dr': 'range', 'dp': 'quantile', 'ds': 'spatial'}
 # HDN's spatial contexts only work on square maps: only the square case has them.
-PAIRS = [(case, key) for case in CASES for key in KEYS
-         if key != 'hdn_ds_level3' or case == 'c4_40x40_square']
+PAIRS = [
+    (case, key)
+    for case in CASES
+    for key in KEYS
+    if key != 'hdn_ds_level3' or case == 'c4_40x40_square'
+]
 
 
 @functools.lru_cache()
@@ -38,8 +43,7 @@ def load_fixture():
 
 def load_case(case, dtype=torch.float64):
     inputs, expected = load_fixture()
-    student, teacher, mask = (inputs[f'{case}__{name}']
-                              for name in ('student', 'teacher', 'mask'))
+    student, teacher, mask = (inputs[f'{case}__{name}'] for name in ('student', 'teacher', 'mask'))
     return student.to(dtype), teacher.to(dtype), mask, expected[case]
 
 
@@ -60,8 +64,9 @@ def test_context_counts_match_hdn(case):
         if not key.startswith('ctx_counts_'):
             continue
         # HDN orders level-3 contexts finest first: bin sizes 1/4, 1/2, 1.
-        contexts = build_contexts(teacher, mask, 'hybrid', GROUPING[key.split('_')[2]],
-                                  (4, 2, 1), hdn_compat=True)
+        contexts = build_contexts(
+            teacher, mask, 'hybrid', GROUPING[key.split('_')[2]], (4, 2, 1), hdn_compat=True
+        )
         assert contexts.counts.T.tolist() == counts, key
 
 

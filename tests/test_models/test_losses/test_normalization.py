@@ -1,13 +1,17 @@
 """Depth normalizations: medians, scales, the loss against naive per-context loops."""
+
 import numpy as np
 import pytest
 import torch
 
-from mmdistilldepth.models.losses import (context_shift_scale, global_contexts,
-                                          global_normalize, hybrid_normalize,
-                                          normalized_l1_loss)
+from mmdistilldepth.models.losses import (
+    context_shift_scale,
+    global_contexts,
+    global_normalize,
+    hybrid_normalize,
+    normalized_l1_loss,
+)
 from tests.test_models.test_losses.conftest import random_maps
-
 
 # --- a naive reference of the default semantics: loops over images and contexts ---
 
@@ -21,8 +25,7 @@ def naive_groups(t, rows, cols, shape, grouping, segments):
         c_end = [int((i + 1) * b * w) for i in range(segments)]
         r_tile = np.searchsorted(r_end, rows, side='right')
         c_tile = np.searchsorted(c_end, cols, side='right')
-        return [(r_tile == i) & (c_tile == j) for i in range(segments)
-                for j in range(segments)]
+        return [(r_tile == i) & (c_tile == j) for i in range(segments) for j in range(segments)]
     if grouping == 'range':
         lo, span = t.min(), t.max() - t.min()
         edges = [lo + span * i * b for i in range(segments)]
@@ -35,8 +38,7 @@ def naive_groups(t, rows, cols, shape, grouping, segments):
     return groups
 
 
-def naive_loss(pred, target, mask, normalization, grouping='range', levels=(1, 2, 4),
-               eps=1e-6):
+def naive_loss(pred, target, mask, normalization, grouping='range', levels=(1, 2, 4), eps=1e-6):
     pred, target, mask = (x[:, 0].numpy() for x in (pred, target, mask))
     shape = target.shape[1:]
     losses = []
@@ -51,9 +53,8 @@ def naive_loss(pred, target, mask, normalization, grouping='range', levels=(1, 2
         if normalization == 'global':
             groups = [np.ones_like(t, dtype=bool)]
         else:
-            segs = levels if normalization == 'hybrid' else (max(levels), )
-            groups = [g for s in segs
-                      for g in naive_groups(t, rows, cols, shape, grouping, s)]
+            segs = levels if normalization == 'hybrid' else (max(levels),)
+            groups = [g for s in segs for g in naive_groups(t, rows, cols, shape, grouping, s)]
         total, count = np.zeros_like(t), np.zeros_like(t)
         for g in groups:
             if not g.any():
@@ -69,19 +70,22 @@ def naive_loss(pred, target, mask, normalization, grouping='range', levels=(1, 2
     return float(np.mean(losses)) if losses else 0.0
 
 
-@pytest.mark.parametrize('normalization,grouping,levels', [
-    ('none', 'range', (1, 2, 4)),
-    ('global', 'range', (1, 2, 4)),
-    ('hybrid', 'range', (1, 2, 4)),
-    ('hybrid', 'quantile', (1, 2, 4)),
-    ('hybrid', 'spatial', (1, 2, 4)),
-    ('hybrid', 'range', (1, 3)),
-    ('hybrid', 'quantile', (2, 5)),
-    ('hybrid', 'spatial', (3, )),
-    ('local', 'range', (1, 2, 4)),
-    ('local', 'quantile', (1, 2, 4)),
-    ('local', 'spatial', (1, 2, 4)),
-])
+@pytest.mark.parametrize(
+    'normalization,grouping,levels',
+    [
+        ('none', 'range', (1, 2, 4)),
+        ('global', 'range', (1, 2, 4)),
+        ('hybrid', 'range', (1, 2, 4)),
+        ('hybrid', 'quantile', (1, 2, 4)),
+        ('hybrid', 'spatial', (1, 2, 4)),
+        ('hybrid', 'range', (1, 3)),
+        ('hybrid', 'quantile', (2, 5)),
+        ('hybrid', 'spatial', (3,)),
+        ('local', 'range', (1, 2, 4)),
+        ('local', 'quantile', (1, 2, 4)),
+        ('local', 'spatial', (1, 2, 4)),
+    ],
+)
 def test_default_loss_matches_naive_loops(normalization, grouping, levels):
     pred, target, mask = random_maps()
     mask[2] = False  # an image without valid pixels is left out of the mean
@@ -126,9 +130,10 @@ def test_hybrid_normalize_levels():
     pred, target, mask = random_maps()
     out = hybrid_normalize(pred, target, mask, 'range', (1, 2, 4))
     assert out.shape == (3, 3, 13, 17)
-    np.testing.assert_allclose(out[:, :1].numpy(), global_normalize(pred, mask).numpy(),
-                               rtol=1e-12, atol=1e-12)
-    local = hybrid_normalize(target, target, mask, 'quantile', (4, ))
+    np.testing.assert_allclose(
+        out[:, :1].numpy(), global_normalize(pred, mask).numpy(), rtol=1e-12, atol=1e-12
+    )
+    local = hybrid_normalize(target, target, mask, 'quantile', (4,))
     assert local.shape == (3, 1, 13, 17) and (local[~mask] == 0).all()
 
 
@@ -137,6 +142,7 @@ def test_hybrid_normalize_levels():
 def test_one_sort_per_map(monkeypatch, normalization, grouping):
     """The teacher's sort serves its contexts and its medians, one more the student's."""
     from mmdistilldepth.models.losses import contexts
+
     calls = []
     sort = contexts._argsort_rows
 
@@ -152,6 +158,7 @@ def test_one_sort_per_map(monkeypatch, normalization, grouping):
 
 def test_argsort_rows_is_an_ascending_order():
     from mmdistilldepth.models.losses import contexts
+
     x = (torch.rand(3, 50, dtype=torch.float64) * 4).round()  # ties
     x[1, :10] = float('inf')
     order = contexts.argsort_rows(x)
@@ -163,6 +170,7 @@ def test_argsort_rows_is_an_ascending_order():
 
 def test_stable_argsort_small_groups_keys_and_keeps_order():
     from mmdistilldepth.models.losses import contexts
+
     keys = torch.randint(0, 5, (2, 3, 200), dtype=torch.uint8)
     order = contexts.stable_argsort_small(keys)
     assert order.dtype == torch.long and order.shape == keys.shape

@@ -1,4 +1,5 @@
 """Properties of NormalizedL1Loss: invariances, masking, degenerate inputs, precision."""
+
 import itertools
 from functools import partial
 
@@ -10,9 +11,15 @@ from mmdistilldepth.models.losses import NormalizedL1Loss, build_contexts
 from mmdistilldepth.registry import MODELS
 from tests.test_models.test_losses.conftest import random_maps
 
-NORMALIZED = [('global', 'range'), ('hybrid', 'range'), ('hybrid', 'quantile'),
-              ('hybrid', 'spatial'), ('local', 'range'), ('local', 'quantile'),
-              ('local', 'spatial')]
+NORMALIZED = [
+    ('global', 'range'),
+    ('hybrid', 'range'),
+    ('hybrid', 'quantile'),
+    ('hybrid', 'spatial'),
+    ('local', 'range'),
+    ('local', 'quantile'),
+    ('local', 'spatial'),
+]
 ALL = NORMALIZED + [('none', 'range')]
 
 
@@ -20,8 +27,9 @@ random_maps = partial(random_maps, shape=(3, 1, 12, 16), full_image=None)
 
 
 def build(normalization, grouping, **kwargs):
-    return MODELS.build(dict(type='NormalizedL1Loss', normalization=normalization,
-                             grouping=grouping, **kwargs))
+    return MODELS.build(
+        dict(type='NormalizedL1Loss', normalization=normalization, grouping=grouping, **kwargs)
+    )
 
 
 def test_build_and_arguments():
@@ -50,10 +58,12 @@ def test_invariant_to_positive_affine_student(normalization, grouping, hdn_compa
     shift = torch.tensor([-4.0, 0.0, 11.0], dtype=pred.dtype).view(3, 1, 1, 1)
     reference = loss(pred, target, mask)
     assert reference > 0.05
-    torch.testing.assert_close(loss(pred * scale + shift, target, mask), reference,
-                               rtol=1e-10, atol=0)
-    torch.testing.assert_close(loss(pred, target * scale + shift, mask), reference,
-                               rtol=1e-10, atol=0)
+    torch.testing.assert_close(
+        loss(pred * scale + shift, target, mask), reference, rtol=1e-10, atol=0
+    )
+    torch.testing.assert_close(
+        loss(pred, target * scale + shift, mask), reference, rtol=1e-10, atol=0
+    )
     # A negative scale flips the order: not invariant.
     assert not torch.isclose(loss(-pred, target, mask), reference, rtol=1e-3)
 
@@ -70,26 +80,28 @@ def test_local_invariant_to_an_affine_map_per_context(grouping):
     warped = pred.flatten(1) * scale.gather(1, ids) + shift.gather(1, ids)
     loss = build('local', grouping, eps=0)
     reference = loss(pred, target, mask)
-    torch.testing.assert_close(loss(warped.view_as(pred), target, mask), reference,
-                               rtol=1e-10, atol=0)
+    torch.testing.assert_close(
+        loss(warped.view_as(pred), target, mask), reference, rtol=1e-10, atol=0
+    )
     # Hybrid mixes levels: a per-context map does change it.
     hybrid = build('hybrid', grouping, eps=0)
-    assert not torch.isclose(hybrid(warped.view_as(pred), target, mask),
-                             hybrid(pred, target, mask), rtol=1e-3)
+    assert not torch.isclose(
+        hybrid(warped.view_as(pred), target, mask), hybrid(pred, target, mask), rtol=1e-3
+    )
 
 
 @pytest.mark.parametrize('grouping', ['range', 'quantile', 'spatial'])
 def test_hybrid_with_one_level_is_global(grouping):
     pred, target, mask = random_maps()
-    one_level = build('hybrid', grouping, levels=(1, ))(pred, target, mask)
-    torch.testing.assert_close(one_level, build('global', grouping)(pred, target, mask),
-                               rtol=1e-12, atol=0)
+    one_level = build('hybrid', grouping, levels=(1,))(pred, target, mask)
+    torch.testing.assert_close(
+        one_level, build('global', grouping)(pred, target, mask), rtol=1e-12, atol=0
+    )
 
 
 @pytest.mark.parametrize('normalization,grouping', ALL)
 @pytest.mark.parametrize('hdn_compat', [False, True])
-def test_masked_pixels_have_no_effect_and_no_gradient(normalization, grouping,
-                                                      hdn_compat):
+def test_masked_pixels_have_no_effect_and_no_gradient(normalization, grouping, hdn_compat):
     pred, target, mask = random_maps(shape=(2, 1, 12, 12))
     loss = build(normalization, grouping, hdn_compat=hdn_compat)
     pred.requires_grad_()
@@ -122,8 +134,7 @@ def test_all_invalid_gives_zero_loss_and_gradient(normalization, grouping, hdn_c
 
 @pytest.mark.parametrize('normalization,grouping', ALL)
 @pytest.mark.parametrize('hdn_compat', [False, True])
-def test_constant_regions_and_empty_contexts_are_finite(normalization, grouping,
-                                                        hdn_compat):
+def test_constant_regions_and_empty_contexts_are_finite(normalization, grouping, hdn_compat):
     shape = (4, 1, 8, 8)
     target = torch.rand(shape, dtype=torch.float64) + 1
     target[0] = 2.0  # constant teacher: zero range, all quantiles equal
@@ -151,14 +162,16 @@ def test_float32_matches_float64_away_from_bin_edges():
     """
     g = torch.Generator().manual_seed(3)
     shape = (2, 1, 24, 20)
-    target = torch.randint(0, 8, shape, generator=g).double() + 0.25 + 0.5 * torch.rand(
-        shape, generator=g, dtype=torch.float64)
+    target = (
+        torch.randint(0, 8, shape, generator=g).double()
+        + 0.25
+        + 0.5 * torch.rand(shape, generator=g, dtype=torch.float64)
+    )
     target[:, 0, 0, 0], target[:, 0, 0, 1] = 0.0, 8.0  # range edges on integers
     pred = target * 0.5 + torch.rand(shape, generator=g, dtype=torch.float64)
     mask = torch.rand(shape, generator=g) > 0.2
     mask[:, 0, 0, :2] = True
-    for (normalization, grouping), compat in itertools.product(NORMALIZED,
-                                                               (False, True)):
+    for (normalization, grouping), compat in itertools.product(NORMALIZED, (False, True)):
         if compat and grouping == 'spatial':
             continue
         loss = build(normalization, grouping, hdn_compat=compat)
@@ -173,8 +186,9 @@ def test_half_inputs_are_computed_in_float32():
     loss = build('hybrid', 'range')
     value = loss(pred.half(), target.half(), mask)
     assert value.dtype == torch.float32
-    np.testing.assert_allclose(value.item(), loss(pred.half().float(),
-                                                  target.half().float(), mask).item())
+    np.testing.assert_allclose(
+        value.item(), loss(pred.half().float(), target.half().float(), mask).item()
+    )
 
 
 @pytest.mark.parametrize('normalization,grouping', NORMALIZED)
@@ -183,8 +197,7 @@ def test_gradcheck(normalization, grouping, hdn_compat):
     pred, target, mask = random_maps(shape=(2, 1, 6, 6))
     loss = build(normalization, grouping, hdn_compat=hdn_compat)
     pred.requires_grad_()
-    assert torch.autograd.gradcheck(lambda p: loss(p, target, mask), (pred, ), eps=1e-7,
-                                    atol=1e-6)
+    assert torch.autograd.gradcheck(lambda p: loss(p, target, mask), (pred,), eps=1e-7, atol=1e-6)
 
 
 def test_target_gets_no_gradient_and_contexts_come_from_target():
@@ -202,13 +215,13 @@ def test_batch_reduction():
     mask[0, 0, :6] = False  # images with different valid counts
     for compat in (False, True):
         loss = build('hybrid', 'range', hdn_compat=compat)
-        singles = torch.stack([loss(pred[i:i + 1], target[i:i + 1], mask[i:i + 1])
-                               for i in range(3)])
+        singles = torch.stack(
+            [loss(pred[i : i + 1], target[i : i + 1], mask[i : i + 1]) for i in range(3)]
+        )
         counts = mask.flatten(1).sum(1).double()
         # Default: images averaged; HDN: pixels of the whole batch averaged.
         expected = (singles * counts).sum() / counts.sum() if compat else singles.mean()
-        torch.testing.assert_close(loss(pred, target, mask), expected, rtol=1e-12,
-                                   atol=0)
+        torch.testing.assert_close(loss(pred, target, mask), expected, rtol=1e-12, atol=0)
 
 
 def test_no_mask_means_all_valid():
