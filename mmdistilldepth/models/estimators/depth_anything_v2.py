@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseModel
-from mmengine.structures import PixelData
 from torch import nn
 
 from mmdistilldepth.registry import MODELS
-from mmdistilldepth.structures import DepthDataSample
 from mmdistilldepth.utils.constants import IMAGENET_MEAN, IMAGENET_STD
 
 from ..backbones import DINOv2ViT, resolve_arch
 from ..data_preprocessor import DepthDataPreprocessor  # noqa: F401  (registers it)
 from ..heads import DPTHead
+from .base_estimator import BaseDepthEstimator
 
 # The blocks import no mmengine (they run outside the framework); they are
 # registered here, where the estimator that builds them from config lives.
@@ -34,7 +32,7 @@ DAV2_HEADS = {
 
 
 @MODELS.register_module()
-class DepthAnythingV2(BaseModel):
+class DepthAnythingV2(BaseDepthEstimator):
     """Depth Anything V2: DINOv2 encoder + DPT head -> relative disparity.
 
     Parameter names are the official ones (``pretrained.*``, ``depth_head.*``), so
@@ -168,39 +166,3 @@ class DepthAnythingV2(BaseModel):
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
         return self.forward_with_features(inputs)[0]
-
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        data_samples: Optional[List[DepthDataSample]] = None,
-        mode: str = 'tensor',
-    ):
-        """MMEngine entry point.
-
-        Args:
-            inputs (Tensor): normalized images (B, 3, H, W), H, W multiples of 14.
-            data_samples (list[DepthDataSample], optional): samples to fill.
-            mode (str): ``'tensor'`` -> disparity (B, 1, H, W); ``'predict'`` ->
-                the data samples with ``pred_depth`` = disparity (1, H, W).
-        """
-        if mode == 'tensor':
-            return self._forward(inputs)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'loss':
-            raise RuntimeError(
-                'DepthAnythingV2 has no supervised loss of its own: train it '
-                "as the student of a distiller (model.type='CrossContextDistiller')"
-            )
-        raise ValueError(f"mode must be 'tensor', 'predict' or 'loss', got {mode!r}")
-
-    def predict(
-        self, inputs: torch.Tensor, data_samples: Optional[List[DepthDataSample]] = None
-    ) -> List[DepthDataSample]:
-        """Fill ``pred_depth`` (relative disparity at the input resolution)."""
-        disparity = self._forward(inputs)
-        if data_samples is None:
-            data_samples = [DepthDataSample() for _ in range(disparity.shape[0])]
-        for sample, disp in zip(data_samples, disparity):
-            sample.pred_depth = PixelData(data=disp)
-        return data_samples

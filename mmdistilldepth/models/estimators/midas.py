@@ -7,17 +7,15 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
-from mmengine.structures import PixelData
 from torch import nn
 
 from mmdistilldepth.registry import MODELS
-from mmdistilldepth.structures import DepthDataSample
 
 from ..backbones.midas_beit import MiDaSBEiT
 from ..backbones.midas_swin2 import MiDaSSwin2
 from ..data_preprocessor import DepthDataPreprocessor  # noqa: F401  (registers it)
 from ..heads.midas_dpt_head import MiDaSDPTHead
+from .base_estimator import BaseDepthEstimator
 
 MIDAS_MEAN = (0.5, 0.5, 0.5)
 MIDAS_STD = (0.5, 0.5, 0.5)
@@ -107,7 +105,7 @@ class _TokenEncoder(nn.Module):
 
 
 @MODELS.register_module()
-class MiDaS(BaseModel):
+class MiDaS(BaseDepthEstimator):
     """MiDaS v3.1 DPT: a BEiT or Swin-V2 encoder + DPT decoder -> relative disparity.
 
     Parameter names are the official ones (``pretrained.model.*``,
@@ -231,37 +229,6 @@ class MiDaS(BaseModel):
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
         return self.scratch(self.extract_feat(inputs))
-
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        data_samples: Optional[List[DepthDataSample]] = None,
-        mode: str = 'tensor',
-    ):
-        """MMEngine entry point: ``'tensor'`` -> disparity (B, 1, H, W), ``'predict'``
-        -> data samples with ``pred_depth``.
-        """
-        if mode == 'tensor':
-            return self._forward(inputs)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'loss':
-            raise RuntimeError(
-                'MiDaS has no supervised loss of its own: train it as the '
-                "student of a distiller (model.type='CrossContextDistiller')"
-            )
-        raise ValueError(f"mode must be 'tensor', 'predict' or 'loss', got {mode!r}")
-
-    def predict(
-        self, inputs: torch.Tensor, data_samples: Optional[List[DepthDataSample]] = None
-    ) -> List[DepthDataSample]:
-        """Fill ``pred_depth`` (relative disparity at the input resolution)."""
-        disparity = self._forward(inputs)
-        if data_samples is None:
-            data_samples = [DepthDataSample() for _ in range(disparity.shape[0])]
-        for sample, disp in zip(data_samples, disparity):
-            sample.pred_depth = PixelData(data=disp)
-        return data_samples
 
     # ---------------------------------------------------------------- test-time I/O
     def network_size(
