@@ -60,7 +60,8 @@ def test_pred_space_converts_to_the_alignment_space():
     gt = _gt(2)
     disparity = torch.where(gt > 0, 1.0 / gt.clamp(min=1e-6), 0.0)
     # a disparity model evaluated without alignment is inverted first
-    assert float(evaluate_depth(disparity, gt, 'nyu', 'none', pred_space='disparity')['abs_rel']) < 1e-5
+    inverted = evaluate_depth(disparity, gt, 'nyu', 'none', pred_space='disparity')
+    assert float(inverted['abs_rel']) < 1e-5
     assert float(evaluate_depth(disparity, gt, 'nyu', 'none')['abs_rel']) > 0.5  # as given
     # a metric depth model under the disparity protocol is inverted too
     metric = evaluate_depth(gt, gt, 'nyu', 'least_square_disparity', pred_space='depth')
