@@ -72,37 +72,69 @@ def test_there_are_configs():
     assert len([n for n in names if n.startswith('configs/ablations/')]) == 12
 
 
-@pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
-def test_config_runs_one_iteration(path):
-    cfg = Config.fromfile(path)
+def tiny_model_cfg(cfg: Config) -> dict:
+    """The config's model with tiny random weights (teachers, students) at 56 px."""
     model_cfg = cfg.model.to_dict()
-    model_cfg['student'] = dict(TINY_MODEL)
+    student = dict(TINY_MODEL)
+    if model_cfg['student'].get('max_depth') is not None:  # a metric student stays metric
+        student['max_depth'] = model_cfg['student']['max_depth']
+    model_cfg['student'] = student
+    if model_cfg['type'] == 'SupervisedDepthEstimator':
+        return model_cfg
     model_cfg['teacher'] = _tiny_teacher(model_cfg['teacher'])
     model_cfg['train_size'] = (56, 56)
     if model_cfg.get('loss_feat'):
         model_cfg['feat_encoder'] = None
+    return model_cfg
+
+
+def run_one_iteration(cfg: Config, dataset_cfg: dict = None) -> dict:
+    """Build a config's model at tiny size and run one training step on two samples.
+
+    Args:
+        cfg (Config): the config (its own losses, switches and teachers' wiring).
+        dataset_cfg (dict, optional): the dataset to draw from with the config's own
+            pipeline (e.g. the config's dataset pointed at a temporary folder); None
+            renders two synthetic scenes through its crop and packing transforms.
+
+    Returns:
+        dict: the losses (already checked finite, with gradients on the student).
+    """
+    model_cfg = tiny_model_cfg(cfg)
     model = MODELS.build(model_cfg)
     model.init_weights()
-
-    pipeline = [
-        t
-        for t in cfg.train_dataloader.dataset.pipeline
-        if t['type'] in ('CrossContextCrops', 'PackDepthInputs')
-    ]
-    dataset = DATASETS.build(
-        dict(type='SyntheticScenes', num_samples=2, height=84, width=84, seed=0, pipeline=pipeline)
+    supervised = model_cfg['type'] == 'SupervisedDepthEstimator'
+    keep = (
+        ('RandomDepthCrop', 'PackDepthInputs')
+        if supervised
+        else ('CrossContextCrops', 'PackDepthInputs')
     )
+    pipeline = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] in keep]
+    for t in pipeline:
+        if t['type'] == 'RandomDepthCrop':
+            t['size'] = 56
+    if dataset_cfg is None:
+        dataset_cfg = dict(type='SyntheticScenes', num_samples=2, height=84, width=84, seed=0)
+        dataset_cfg['pipeline'] = pipeline
+    dataset = DATASETS.build(dataset_cfg)
     np.random.seed(0)
     data = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), True)
-    if model_cfg['teacher']['type'] != 'SimulatedTeacher':
+    if not supervised and model_cfg['teacher']['type'] != 'SimulatedTeacher':
         for s in data['data_samples']:  # real teachers see RGB only
-            del s.gt_depth
+            if 'gt_depth' in s:
+                del s.gt_depth
     losses = model.loss(**data)
     assert losses and all(k.startswith('loss_') for k in losses)
     total = sum(losses.values())
     assert torch.isfinite(total)
     total.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.student.parameters())
+    return losses
+
+
+@pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_runs_one_iteration(path):
+    run_one_iteration(Config.fromfile(path))
 
 
 def test_encoder_only_initialization(tmp_path):
