@@ -38,7 +38,8 @@ def _tiny_teacher(cfg: dict) -> dict:
             assistant=dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL)),
         )
     elif cfg['type'] == 'DepthAnythingTeacher':
-        cfg.update(model=dict(TINY_MODEL), checkpoint=None)
+        max_depth = cfg['model'].get('max_depth')  # a metric teacher stays metric
+        cfg.update(model=dict(TINY_MODEL, max_depth=max_depth), checkpoint=None)
     elif cfg['type'] == 'MiDaSTeacher':  # configs/midas/ (tests/test_configs/test_midas_configs.py)
         cfg.update(
             model=dict(

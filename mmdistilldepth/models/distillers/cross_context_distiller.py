@@ -53,6 +53,27 @@ def crop_resize(
     )
 
 
+def view_zoom(boxes: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """How many times larger a crop view shows the scene than the global view does.
+
+    A crop ``box`` (x1, y1, x2, y2) given in pixels of the global view (the whole
+    image as the student sees it) and resized to ``size`` (h, w) magnifies the scene
+    ``sqrt(h * w / (box_h * box_w))`` times with respect to the global view (the
+    geometric mean of the two axes; they agree for aspect-kept crops). A metric
+    model sees a magnified crop as a closer scene: its depth shrinks by about that
+    factor, which ``CrossContextDistiller(metric_zoom=True)`` multiplies back.
+
+    Args:
+        boxes (Tensor): (K, 4) boxes in global-view pixels.
+        size (Sequence[int]): the (h, w) every crop view is resized to.
+
+    Returns:
+        Tensor: (K,) zoom factors (1 for a box covering the whole global view).
+    """
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return torch.sqrt(float(size[0]) * float(size[1]) / area.clamp(min=1e-6))
+
+
 @MODELS.register_module()
 class CrossContextDistiller(BaseModel):
     """Train a student depth model from a frozen teacher across contexts.
@@ -104,6 +125,13 @@ class CrossContextDistiller(BaseModel):
         loss_weights (dict): weights of ``sc``, ``lg``, ``feat``, ``grad``.
         feat_encoder (dict, optional): config of the frozen encoder for
             ``L_feat``; default a frozen copy of the student's initial encoder.
+        metric_zoom (bool): metric distillation (a metric teacher and student, a
+            scale-aware loss such as ``SiLogLoss``): multiply the teacher's depth
+            on each local crop by the crop's :func:`view_zoom` before ``L_lg``
+            compares it with the student's global view, so that a crop resized up
+            (which a metric model sees as closer) teaches the global view's scale.
+            ``L_sc`` compares teacher and student on the same view and is unchanged.
+            Off (default) for relative teachers, whose losses normalize scale away.
         student_mean, student_std: the student's input normalization.
         data_preprocessor (dict, optional): default ``DepthDataPreprocessor``
             without normalization (RGB in [0, 1]).
@@ -123,6 +151,7 @@ class CrossContextDistiller(BaseModel):
         loss_feat: Optional[dict] = None,
         loss_weights: Optional[Dict[str, float]] = None,
         feat_encoder: Optional[dict] = None,
+        metric_zoom: bool = False,
         student_mean: Sequence[float] = IMAGENET_MEAN,
         student_std: Sequence[float] = IMAGENET_STD,
         data_preprocessor: Optional[dict] = None,
@@ -133,6 +162,7 @@ class CrossContextDistiller(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
         self.train_size = tuple(int(s) for s in train_size)
+        self.metric_zoom = bool(metric_zoom)
         self.shared_context = shared_context
         self.local_global = local_global
         weights = dict(sc=1.0, lg=0.5, feat=1.0, grad=2.0)
@@ -296,7 +326,10 @@ class CrossContextDistiller(BaseModel):
         return rgb, gt_depth, local
 
     def _teacher_predict(
-        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor]
+        self,
+        images: torch.Tensor,
+        gt_depth: Optional[torch.Tensor],
+        zoom: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         if self.teacher is None:
             raise RuntimeError(
@@ -308,7 +341,10 @@ class CrossContextDistiller(BaseModel):
             torch.inference_mode(),
             torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=use_amp),
         ):
-            pred = self.teacher.predict(images, gt_depth=gt_depth)
+            if zoom is not None and getattr(self.teacher, 'uses_view_zoom', False):
+                pred = self.teacher.predict(images, gt_depth=gt_depth, view_zoom=zoom)
+            else:
+                pred = self.teacher.predict(images, gt_depth=gt_depth)
         # inference tensors cannot be saved for backward: make a normal copy
         return pred.float().clone()
 
@@ -330,9 +366,24 @@ class CrossContextDistiller(BaseModel):
                 if self.loss_lg is not None
                 else gt_depth[:b]
             )
-        t_pred = self._teacher_predict(teacher_views, teacher_depth)
+        # the magnification of each teacher view w.r.t. the global view (student px)
+        to_global = torch.tensor(
+            [self.train_size[1] / inputs.shape[-1], self.train_size[0] / inputs.shape[-2]] * 2,
+            device=inputs.device,
+        )
+        shared_box = (
+            torch.stack([torch.as_tensor(s.metainfo['shared_box']) for s in data_samples])
+            if self.shared_context
+            else torch.tensor([[0, 0, inputs.shape[-1], inputs.shape[-2]]]).expand(b, 4)
+        ).to(to_global)
+        zoom = view_zoom(shared_box * to_global, self.train_size)
+        if self.loss_lg is not None:
+            zoom = torch.cat([zoom, view_zoom(local.flatten(0, 1) * to_global, self.train_size)])
+        t_pred = self._teacher_predict(teacher_views, teacher_depth, zoom)
         teacher_finite = self._teacher_output_finite(t_pred)
         t_shared, t_local = t_pred[:b], t_pred[b:]
+        if self.metric_zoom and self.loss_lg is not None:
+            t_local = t_local * zoom[b:, None, None, None]  # crop-zoom: back to V_g's scale
 
         # ONE student call on [V_s; V_g] (just V_g when the shared view is the whole image)
         student_views = torch.cat([v_shared, v_global]) if self.shared_context else v_global
@@ -421,12 +472,16 @@ class CrossContextDistiller(BaseModel):
     def predict(
         self, inputs: torch.Tensor, data_samples: Optional[List[DepthDataSample]] = None
     ) -> List[DepthDataSample]:
-        """The student's disparity (1, h, w) at the input resolution, per image."""
+        """The student's disparity (1, h, w) at the input resolution, per image
+        (metric depth for a metric student; ``pred_space`` in the metainfo says which).
+        """
         disparity = self._student(inputs)
         if data_samples is None:
             data_samples = [DepthDataSample() for _ in range(len(inputs))]
+        pred_space = getattr(self.student, 'pred_space', 'disparity')
         for sample, pred in zip(data_samples, disparity):
             sample.pred_depth = PixelData(data=pred)
+            sample.set_metainfo(dict(pred_space=pred_space))
         return data_samples
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:

@@ -61,8 +61,6 @@ class SimulatedTeacher(BaseTeacher):
     """
 
     uses_gt_depth = True
-    #: The distiller passes each view's magnification (``view_zoom``) to this teacher.
-    uses_view_zoom = True
 
     def __init__(
         self,
@@ -83,6 +81,11 @@ class SimulatedTeacher(BaseTeacher):
         self.noise_amplitude = noise_amplitude
         self.noise_cells = noise_cells
         self.freeze()
+
+    @property
+    def uses_view_zoom(self) -> bool:
+        """Metric mode: the distiller passes each view's magnification (``view_zoom``)."""
+        return self.metric
 
     @property
     def pred_space(self) -> str:
