@@ -1,4 +1,4 @@
-"""Figures of the metric-distillation quickstart (configs/metric_distill/, docs).
+r"""Figures of the metric-distillation quickstart (configs/metric_distill/, docs).
 
 Reads two finished runs of
 ``configs/metric_distill/metric-distill_dav2-tiny-metric_simulated-metric_1xb4-600it_synthetic-112.py``,
@@ -79,7 +79,8 @@ def main() -> None:
     args = parser.parse_args()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for work_dir, label in ((args.zoom_dir, 'crop-zoom corrected'), (args.nozoom_dir, 'not corrected')):
+    runs = ((args.zoom_dir, 'crop-zoom corrected'), (args.nozoom_dir, 'not corrected'))
+    for work_dir, label in runs:
         steps, values = val_curve(work_dir)
         ax.plot(steps, values, marker='o', label=label)
         print(f'{label}: ' + ', '.join(f'{s}: {v:.4f}' for s, v in zip(steps, values)))
@@ -92,7 +93,7 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(osp.join(STATIC, 'metric_distill_curve.png'), dpi=120)
 
-    models = [init_model(config_of(d), last_checkpoint(d)) for d in (args.zoom_dir, args.nozoom_dir)]
+    models = [init_model(config_of(d), last_checkpoint(d)) for d, _ in runs]
     rgbs = sorted(glob.glob(osp.join(args.val_root, 'test', '*', 'rgb_*.png')))[: args.num_images]
     rows = []
     for path in rgbs:
@@ -102,17 +103,12 @@ def main() -> None:
         preds = [predict(m, rgb, args.input_size) for m in models]
         rng = (0.0, float(np.percentile(gt[valid], 98)))
         rel = [float(np.mean(np.abs(p[valid] - gt[valid]) / gt[valid])) for p in preds]
-        rows.append(
-            panel_row(
-                [
-                    (rgb, 'RGB', None, 'inferno'),
-                    (colorize(gt, valid, rng, 'turbo'), 'GT (m)', rng, 'turbo'),
-                    (colorize(preds[0], None, rng, 'turbo'), f'corrected {rel[0]:.3f}', rng, 'turbo'),
-                    (colorize(preds[1], None, rng, 'turbo'), f'not corrected {rel[1]:.3f}', rng, 'turbo'),
-                ],
-                caption=f'{osp.basename(osp.dirname(path))}/{osp.basename(path)}: depth in metres, AbsRel',
-            )
-        )
+        panels = [(rgb, 'RGB', None, 'inferno')]
+        panels.append((colorize(gt, valid, rng, 'turbo'), 'GT (m)', rng, 'turbo'))
+        for pred, name, err in zip(preds, ('corrected', 'not corrected'), rel):
+            panels.append((colorize(pred, None, rng, 'turbo'), f'{name} {err:.3f}', rng, 'turbo'))
+        name = f'{osp.basename(osp.dirname(path))}/{osp.basename(path)}'
+        rows.append(panel_row(panels, caption=f'{name}: depth in metres, AbsRel'))
     cv2.imwrite(osp.join(STATIC, 'metric_distill_panel.png'), to_bgr(np.concatenate(rows, axis=0)))
 
 
