@@ -5,10 +5,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmdistilldepth.apis import inference_depth, init_model
+from mmdistilldepth.apis import init_model, prepare_dav2_input
+from mmdistilldepth.apis.inference import _dav2_resize_output
 from mmdistilldepth.models.estimators import DepthAnythingV2
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.structures import DepthDataSample
+from mmdistilldepth.utils.image_io import read_rgb
 from tests.conftest import require_fixture
 
 TINY_ENCODER = dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3))
@@ -53,13 +55,20 @@ def test_bad_max_depth_is_refused():
         DepthAnythingV2(TINY_ENCODER, 16, [8, 16, 24, 48], max_depth=0.0)
 
 
-def test_metric_vits_reproduces_the_official_raw_output():
-    weights = require_fixture('dav2_vits', 'weights_fp16.safetensors')
-    # loaded through the checkpoint loader, as an official metric .pth is
-    model = DepthAnythingV2('vits', max_depth=20.0, checkpoint=weights).eval()
+@pytest.fixture(scope='module')
+def official_metric_raw():
+    """The metric DAv2-S (max_depth 20) on the fixture's input tensor, loaded through
+    the checkpoint loader (as an official metric ``.pth`` is) by ``init_model``.
+    """
+    cfg = Config(dict(model=dict(type='DepthAnythingV2', encoder='vits', max_depth=20.0)))
+    model = init_model(cfg, require_fixture('dav2_vits', 'weights_fp16.safetensors'))
     x = torch.from_numpy(np.load(require_fixture('dav2_vits', 'input_tensor.npy')))
     with torch.no_grad():
-        out = model(x)[0, 0].numpy()
+        return model(x)
+
+
+def test_metric_vits_reproduces_the_official_raw_output(official_metric_raw):
+    out = official_metric_raw[0, 0].numpy()
     expected = np.load(require_fixture('dav2_vits', 'raw_output_metric20.npy'))
     assert out.shape == expected.shape == (518, 686)
     assert np.abs(out - expected).max() <= 1e-4
@@ -67,10 +76,14 @@ def test_metric_vits_reproduces_the_official_raw_output():
     assert np.abs(out - 20.0 / (1.0 + np.exp(-relative))).max() <= 1e-4
 
 
-def test_metric_vits_reproduces_the_official_infer_image():
-    cfg = Config(dict(model=dict(type='DepthAnythingV2', encoder='vits', max_depth=20.0)))
-    model = init_model(cfg, require_fixture('dav2_vits', 'weights_fp16.safetensors'))
-    out = inference_depth(model, require_fixture('dav2_vits', 'input.png'), 518)
+def test_metric_vits_reproduces_the_official_infer_image(official_metric_raw):
+    """``infer_image``: the official preprocessing of input.png (its tensor is the
+    fixture's input, checked here) and the bilinear align_corners resize back.
+    """
+    rgb = read_rgb(require_fixture('dav2_vits', 'input.png'))
+    x = prepare_dav2_input(rgb, 518)
+    assert np.abs(x - np.load(require_fixture('dav2_vits', 'input_tensor.npy'))).max() <= 1e-5
+    out = _dav2_resize_output(official_metric_raw, rgb.shape[:2])[0, 0].numpy()
     expected = np.load(require_fixture('dav2_vits', 'output_metric20.npy'))
     assert out.shape == expected.shape == (480, 640)
     assert np.abs(out - expected).max() <= 1e-4
@@ -79,3 +92,15 @@ def test_metric_vits_reproduces_the_official_infer_image():
 def test_metric_config_builds_from_the_registry():
     model = MODELS.build(dict(type='DepthAnythingV2', encoder=TINY_ENCODER, max_depth=20))
     assert model.max_depth == 20.0 and model.depth_head.max_depth == 20.0
+
+
+@pytest.mark.parametrize('encoder,max_depth', [('vitb', 80.0), ('vitl', 20.0)])
+def test_every_size_has_the_official_metric_keys(encoder, max_depth):
+    """The released metric checkpoints (hypersim 20 m, vkitti 80 m) have the relative keys."""
+    with torch.device('meta'):
+        rel = DepthAnythingV2(encoder)
+        met = DepthAnythingV2(encoder, max_depth=max_depth)
+    assert [(k, v.shape) for k, v in rel.state_dict().items()] == [
+        (k, v.shape) for k, v in met.state_dict().items()
+    ]
+    assert met.depth_head.max_depth == max_depth
