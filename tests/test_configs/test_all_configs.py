@@ -16,6 +16,7 @@ from mmengine.dataset import pseudo_collate
 
 from mmdistilldepth.registry import DATASETS, MODELS
 from mmdistilldepth.utils import register_all_modules
+from tests.test_configs.tiny import tiny_pipeline
 
 register_all_modules()
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -84,16 +85,18 @@ def test_config_runs_one_iteration(path):
     model = MODELS.build(model_cfg)
     model.init_weights()
 
-    pipeline = [
-        t
-        for t in cfg.train_dataloader.dataset.pipeline
-        if t['type'] in ('CrossContextCrops', 'PackDepthInputs')
+    pipeline = tiny_pipeline(cfg.train_dataloader.dataset.pipeline, cfg.model.train_size[0], 56)
+    # a landscape and a portrait image: one batch of two sizes, as SA-1B gives
+    samples = [
+        DATASETS.build(
+            dict(
+                type='SyntheticScenes', num_samples=1, height=h, width=w, seed=0, pipeline=pipeline
+            )
+        )[0]
+        for h, w in ((84, 112), (112, 84))
     ]
-    dataset = DATASETS.build(
-        dict(type='SyntheticScenes', num_samples=2, height=84, width=84, seed=0, pipeline=pipeline)
-    )
     np.random.seed(0)
-    data = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), True)
+    data = model.data_preprocessor(pseudo_collate(samples), True)
     if model_cfg['teacher']['type'] != 'SimulatedTeacher':
         for s in data['data_samples']:  # real teachers see RGB only
             del s.gt_depth
