@@ -22,7 +22,7 @@ import statistics
 import sys
 import time
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmdistilldepth.utils import register_all_modules
@@ -157,7 +157,7 @@ def compare(results: dict) -> list:
 
 
 def write_report(
-    results: dict, minutes: float, iters: int, seeds, val_samples: int, out: str
+    results: dict, minutes: float, iters: int, seeds, val_samples: int, out: str, options=None
 ) -> str:
     lines = [
         '| ablation setting | synthetic NYUv2 AbsRel ↓ | δ1 ↑ | paper ETH3D AbsRel | '
@@ -173,8 +173,10 @@ def write_report(
     summary = (
         f'{len(results)} settings x {len(seeds)} seeds ({", ".join(map(str, seeds))}), '
         f'{iters} iterations each, {val_samples} validation images; the whole run '
-        f'took {minutes:.1f} min on 2 CPU cores.'
+        f'took {minutes:.1f} min on 2 CPU cores (shared with other jobs).'
     )
+    if options:
+        summary += ' Every run with ' + ' '.join(f'`{k}={v}`' for k, v in options.items()) + '.'
     text = '\n'.join(
         [
             "# The paper's ablations in miniature (synthetic world)",
@@ -209,6 +211,14 @@ def main(argv=None):
         '--only', nargs='*', help='ablation settings to run, e.g. table1-local-global-none'
     )
     parser.add_argument('--work-root', default='work_dirs/ablation')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='applied to every run after the setting, e.g. a smaller world: '
+        'model.train_size=[56,56] train_dataloader.dataset.height=84 (docs/ablation.md)',
+    )
     parser.add_argument('--out', default='docs/ablation.md')
     parser.add_argument(
         '--report-only',
@@ -227,6 +237,7 @@ def main(argv=None):
             saved['seeds'],
             saved.get('val_samples', args.val_samples),
             args.out,
+            saved.get('cfg_options'),
         )
         print(text)
         return text
@@ -255,6 +266,7 @@ def main(argv=None):
                     iters=args.iters,
                     seeds=args.seeds,
                     val_samples=args.val_samples,
+                    cfg_options=args.cfg_options,
                 ),
                 f,
                 indent=1,
@@ -264,6 +276,7 @@ def main(argv=None):
     for seed in args.seeds:  # seed-major: a run cut short still has every setting
         for name, overrides in settings.items():
             cfg = build_cfg(name, overrides, seed, args.iters, args.work_root, args.val_samples)
+            cfg.merge_from_dict(args.cfg_options)
             key = (seed, json.dumps(cfg.model.to_dict(), sort_keys=True, default=str))
             if key not in runs:
                 runner = Runner.from_cfg(cfg)
@@ -284,7 +297,9 @@ def main(argv=None):
             save()
     minutes = (time.time() - start) / 60
     save()
-    text = write_report(results, minutes, args.iters, args.seeds, args.val_samples, args.out)
+    text = write_report(
+        results, minutes, args.iters, args.seeds, args.val_samples, args.out, args.cfg_options
+    )
     print(text)
     return text
 
