@@ -38,6 +38,8 @@ def _tiny_teacher(cfg: dict) -> dict:
             primary=_tiny_teacher(cfg['primary']),
             assistant=dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL)),
         )
+    elif cfg['type'] == 'GenPerceptTeacher':  # the diffusion teacher: a tiny stand-in
+        return dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL))
     elif cfg['type'] == 'DepthAnythingTeacher':
         cfg.update(model=dict(TINY_MODEL), checkpoint=None)
     elif cfg['type'] == 'MiDaSTeacher':  # configs/midas/ (tests/test_configs/test_midas_configs.py)
@@ -68,6 +70,16 @@ def test_there_are_configs():
         'configs/cross_context/cross-context_dav2-tiny_simulated_1xb4-600it_synthetic-112.py',
         'configs/assistant_guided/assistant-guided_dav2-l_dav2-l-genpercept_1xb8-20k_sa1b-560.py',
     } <= names
+    # Table 3 Base rows, Table 4 avg, C.2 data scaling, C.3 GenPercept, Table 5 init
+    assert {
+        'configs/baseline/baseline_dav2-s_dav2-l_1xb8-20k_sa1b-560.py',
+        'configs/baseline/baseline_dav2-l_dav2-l_1xb8-20k_sa1b-560.py',
+        'configs/assistant_guided/assistant-guided_dav2-l_dav2-l-genpercept_avg_1xb8-20k_sa1b-560.py',
+        'configs/cross_context/cross-context_dav2-l_genpercept_1xb8-20k_sa1b-560.py',
+        'configs/cross_context/cross-context_dav2-l_dav2-l_full-init_1xb8-20k_sa1b-560.py',
+    } <= names
+    scaling = [n for n in names if n.startswith('configs/cross_context/data_scaling/')]
+    assert len(scaling) == 8  # 10k, 50k, 100k, 200k images: Ours and Base
     # Tables 1 and 2: 12 settings, and the 12 old names as aliases
     assert len([n for n in names if n.startswith('configs/cross_context/ablations/')]) == 12
     assert len([n for n in names if n.startswith('configs/ablations/')]) == 12

@@ -473,54 +473,83 @@ class CrossContextDistiller(BaseModel):
         return sum(terms) / len(terms)
 
     # ------------------------------------------------------------------ modes
-    def loss(
-        self, inputs: torch.Tensor, data_samples: List[DepthDataSample]
-    ) -> Dict[str, torch.Tensor]:
-        """The four terms of one iteration (section 3.2); see the class docstring."""
-        b = inputs.shape[0]
+    def _views(self, inputs: torch.Tensor, data_samples: List[DepthDataSample]) -> dict:
+        """Every view this iteration needs, cut on the device (see the class docstring).
+
+        Returns a dict: ``boxes`` (:meth:`_read_boxes`), ``crop_shared`` (the shared
+        pair is the random crop, else the global view), ``shared`` (B, C, h, w) or
+        None, ``local`` (B*N, C, h, w) or None, ``global`` (B, C, Hg, Wg) or None and
+        ``valid`` (its mask, None when nothing is padded). C is 4 (RGB + true
+        disparity) for a teacher that reads the true depth.
+        """
         boxes = self._read_boxes(data_samples, inputs.device)
         maps = self._pixel_maps(inputs, data_samples)
         sc_on, lg_on = self.loss_sc is not None, self.loss_lg is not None
         crop_shared = sc_on and self.shared_context  # else the shared pair is V_g
-        v_shared, v_local = self._cut_crops(maps, boxes, crop_shared, lg_on)
-        v_global = valid = None
+        shared, local = self._cut_crops(maps, boxes, crop_shared, lg_on)
+        whole = valid = None
         if lg_on or (sc_on and not crop_shared):
-            v_global, valid = self._cut_global(maps, boxes)
+            whole, valid = self._cut_global(maps, boxes)
+        return {
+            'boxes': boxes,
+            'crop_shared': crop_shared,
+            'shared': shared,
+            'local': local,
+            'global': whole,
+            'valid': valid,
+        }
 
-        # the teacher: [V_s or V_g (shared pair); V_l,1..N], one call per view size
-        teacher_in = ([v_shared if crop_shared else v_global] if sc_on else []) + (
-            [v_local] if lg_on else []
-        )
-        teacher_out = self._teacher_views(teacher_in)
-        teacher_finite = all(self._teacher_output_finite(t) for t in teacher_out)
-        t_shared = teacher_out[0] if sc_on else None
-        t_local = teacher_out[-1] if lg_on else None
+    def _teacher_step(self, views: dict):
+        """The teacher on [shared pair's view; V_l,1..N]: (t_shared, t_local, finite)."""
+        sc_on, lg_on = self.loss_sc is not None, self.loss_lg is not None
+        shared_view = views['shared'] if views['crop_shared'] else views['global']
+        given = ([shared_view] if sc_on else []) + ([views['local']] if lg_on else [])
+        out = self._teacher_views(given)
+        finite = all(self._teacher_output_finite(t) for t in out)
+        return (out[0] if sc_on else None), (out[-1] if lg_on else None), finite
 
-        # the student: [V_s; V_g], one call per view size (V_g once when it is the shared view)
-        student_in = ([v_shared[:, :3]] if crop_shared else []) + (
-            [v_global[:, :3]] if v_global is not None else []
+    def _student_step(self, views: dict) -> dict:
+        """The student on [V_s; V_g] (V_g once when it is the shared view).
+
+        Returns ``calls`` (a list of (views, disparity, features), one per student call
+        or view kind), ``shared`` and ``global`` (its predictions; the global one with
+        its padding replaced by its edge pixels).
+        """
+        given = ([views['shared'][:, :3]] if views['crop_shared'] else []) + (
+            [views['global'][:, :3]] if views['global'] is not None else []
         )
-        student_out = self._grouped(lambda v: self._student(v, with_features=True), student_in)
-        students = [(v, *out) for v, out in zip(student_in, student_out)]
-        s_global = students[-1][1] if v_global is not None else None
-        if v_global is not None and valid is not None:
-            s_global = clamp_to_valid(s_global, boxes['shape'])
-        s_shared = students[0][1] if crop_shared else s_global
-        shared_mask = None if crop_shared else valid
+        out = self._grouped(lambda v: self._student(v, with_features=True), given)
+        calls = [(v, *o) for v, o in zip(given, out)]
+        s_global = None
+        if views['global'] is not None:
+            s_global = calls[-1][1]
+            if views['valid'] is not None:
+                s_global = clamp_to_valid(s_global, views['boxes']['shape'])
+        s_shared = calls[0][1] if views['crop_shared'] else s_global
+        return {'calls': calls, 'shared': s_shared, 'global': s_global}
+
+    def _student_local_crops(self, s_global: torch.Tensor, views: dict) -> torch.Tensor:
+        """The student's global prediction cut at the local boxes, at ``train_size``."""
+        local = views['boxes']['local']
+        b, n = local.shape[:2]
+        scale = s_global.shape[-1] / views['global'].shape[-1]  # prediction px per input px
+        index = torch.arange(b, device=s_global.device).repeat_interleave(n)
+        return crop_resize(s_global, local.flatten(0, 1) * scale, index, self.train_size)
+
+    def loss(
+        self, inputs: torch.Tensor, data_samples: List[DepthDataSample]
+    ) -> Dict[str, torch.Tensor]:
+        """The four terms of one iteration (section 3.2); see the class docstring."""
+        views = self._views(inputs, data_samples)
+        t_shared, t_local, teacher_finite = self._teacher_step(views)
+        student = self._student_step(views)
+        sc_on, lg_on = self.loss_sc is not None, self.loss_lg is not None
+        s_shared = student['shared']
+        shared_mask = None if views['crop_shared'] else views['valid']
+        s_crops = self._student_local_crops(student['global'], views) if lg_on else None
 
         losses = {}
         w = self.loss_weights
-        s_crops = None
-        if lg_on:
-            # the student's global prediction cut at the local boxes (student px)
-            scale = s_global.shape[-1] / v_global.shape[-1]
-            n = boxes['local'].shape[1]
-            s_crops = crop_resize(
-                s_global,
-                boxes['local'].flatten(0, 1) * scale,
-                torch.arange(b, device=inputs.device).repeat_interleave(n),
-                self.train_size,
-            )
         if sc_on:
             losses['loss_sc'] = w['sc'] * self.loss_sc(s_shared, t_shared, shared_mask)
         if lg_on:
@@ -531,16 +560,14 @@ class CrossContextDistiller(BaseModel):
             pair = (s_shared, t_shared, shared_mask) if sc_on else (s_crops, t_local, None)
             losses['loss_grad'] = w['grad'] * self.loss_grad(*pair)
         if self.loss_feat is not None:
-            masks = [None] * len(students)
-            if v_global is not None:
-                masks[-1] = valid
-                if not sc_on:  # local-global only: the tokens of the local patches only
-                    masks[-1] = box_mask(boxes['local'], v_global.shape[-2:], valid)
-            losses['loss_feat'] = w['feat'] * self._loss_feat(students, masks)
+            losses['loss_feat'] = w['feat'] * self._loss_feat(
+                student['calls'], self._feat_masks(views, len(student['calls']))
+            )
         if self.record_visuals:
+            shared_view = views['shared'] if views['crop_shared'] else views['global']
             self._record(
-                (v_shared if crop_shared else v_global, t_shared, s_shared) if sc_on else None,
-                (v_local, t_local, s_crops) if lg_on else None,
+                (shared_view, t_shared, s_shared) if sc_on else None,
+                (views['local'], t_local, s_crops) if lg_on else None,
             )
         if not teacher_finite:
             # Skip the update even where a loss would mask the bad pixels out: every
@@ -548,6 +575,16 @@ class CrossContextDistiller(BaseModel):
             # a non-finite loss. The student still ran: DDP ranks must stay in step.
             losses = {name: value * float('nan') for name, value in losses.items()}
         return losses
+
+    def _feat_masks(self, views: dict, num_calls: int) -> list:
+        """Per student call, the pixels whose tokens ``L_feat`` counts (None: all)."""
+        masks = [None] * num_calls
+        if views['global'] is not None:
+            masks[-1] = views['valid']
+            if self.loss_sc is None:  # local-global only: the local patches' tokens only
+                size = views['global'].shape[-2:]
+                masks[-1] = box_mask(views['boxes']['local'], size, views['valid'])
+        return masks
 
     def _record(self, shared, local) -> None:
         """Keep the first image's views and predictions for DepthVisualizationHook.
