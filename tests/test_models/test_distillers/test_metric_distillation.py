@@ -43,9 +43,17 @@ def _model(metric_zoom):
 
 
 def _batch(model):
-    pipeline = [
-        dict(type='CrossContextCrops', num_local=2, seed=0),
-        dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes')),
+    pipeline = [  # the quickstart's views at 56 px: local patches of 56 original px
+        dict(
+            type='CrossContextCrops',
+            global_size=56,
+            shared_side=(64, None),
+            local_size=56,
+            num_local=2,
+            size_multiple=14,
+            seed=0,
+        ),
+        dict(type='PackDepthInputs', meta_keys=('scale_factor', 'shared_box', 'local_boxes')),
     ]
     ds = SyntheticScenes(num_samples=2, height=84, width=84, seed=5, kind='room', pipeline=pipeline)
     return model.data_preprocessor(pseudo_collate([ds[i] for i in range(2)]), True)
@@ -64,9 +72,10 @@ def test_local_teacher_depth_is_brought_back_to_the_global_scale():
         )
         outs[metric_zoom] = (model.visuals['local_teacher'], data['data_samples'][0])
     (raw, sample), (fixed, _) = outs[False], outs[True]
-    w, h = 84, 84  # the input; the global view is it resized to 56 x 56
+    # boxes are in pixels of the global view (84 px images seen at 56 px)
     box = torch.as_tensor(sample.metainfo['local_boxes'][0], dtype=torch.float32)
-    zoom = view_zoom(box[None] * torch.tensor([56 / w, 56 / h] * 2), (56, 56))[0]
+    zoom = view_zoom(box[None], (56, 56))[0]
+    torch.testing.assert_close(zoom, torch.tensor(84 / 56))  # 56 original px shown at 56
     assert float(zoom) > 1.2  # a crop resized up: the teacher sees it closer
     torch.testing.assert_close(fixed, raw * zoom)
 
