@@ -195,14 +195,18 @@ class CrossContextDistiller(BaseModel):
         loss_weights (dict): weights of ``sc``, ``lg``, ``feat``, ``grad``.
         feat_encoder (dict, optional): config of the frozen encoder for
             ``L_feat``; default a frozen copy of the student's initial encoder.
-        metric_zoom (bool): metric distillation (a metric teacher and student, a
-            scale-aware loss such as ``SiLogLoss``; ``configs/metric_distill/``):
-            multiply the teacher's depth on each local patch by the patch's
-            :func:`view_zoom` before ``L_lg`` compares it with the student's global
-            view, so that a crop resized up (which a metric model sees as closer)
-            teaches the global view's scale. ``L_sc`` compares teacher and student
-            on the same view and is unchanged. Off (default) for relative teachers,
-            whose normalized losses remove scale anyway.
+        metric_zoom (bool | str): metric distillation (a metric teacher and
+            student, a scale-aware loss such as ``SiLogLoss``;
+            ``configs/metric_distill/``). A crop resized up looks closer to a metric
+            model (depth / :func:`view_zoom`). ``True`` or ``'local'``: the
+            teacher's depth on each local patch is multiplied by the patch's zoom
+            before ``L_lg`` compares it with the student's global view (same image
+            points, the global view's scale); ``L_sc`` (one view for both) is left
+            as the teacher sees it. ``'all'``: the shared view's target is brought
+            to the global view's scale too, so every target is the depth of the
+            whole image as the teacher sees it (what the student predicts at test
+            time). False (default): nothing (relative teachers: their normalized
+            losses remove scale anyway).
         student_mean, student_std: the student's input normalization.
         data_preprocessor (dict, optional): default ``CrossContextDataPreprocessor``
             without normalization (RGB in [0, 1], padded in training).
@@ -233,7 +237,11 @@ class CrossContextDistiller(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
         self.train_size = tuple(int(s) for s in train_size)
-        self.metric_zoom = bool(metric_zoom)
+        if metric_zoom not in (False, True, 'local', 'all', None):
+            raise ValueError(
+                f"metric_zoom must be False, True/'local' or 'all', got {metric_zoom!r}"
+            )
+        self.metric_zoom = 'local' if metric_zoom is True else (metric_zoom or False)
         self.shared_context = shared_context
         self.local_global = local_global
         weights = dict(sc=1.0, lg=0.5, feat=1.0, grad=2.0)
@@ -571,9 +579,12 @@ class CrossContextDistiller(BaseModel):
         out = self._teacher_views(given, zooms)
         finite = all(self._teacher_output_finite(t) for t in out)
         t_local = out[-1] if lg_on else None
+        t_shared = out[0] if sc_on else None
         if self.metric_zoom and lg_on:  # crop zoom: back to the global view's scale
             t_local = t_local * z_local.view(-1, 1, 1, 1)
-        return (out[0] if sc_on else None), t_local, finite
+        if self.metric_zoom == 'all' and sc_on:
+            t_shared = t_shared * z_shared.view(-1, 1, 1, 1)
+        return t_shared, t_local, finite
 
     def _student_step(self, views: dict) -> dict:
         """The student on [V_s; V_g] (V_g once when it is the shared view).

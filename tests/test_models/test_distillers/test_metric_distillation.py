@@ -1,5 +1,6 @@
 """Metric distillation: the crop-zoom factor and its correction in the distiller."""
 
+import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
@@ -78,6 +79,24 @@ def test_local_teacher_depth_is_brought_back_to_the_global_scale():
     torch.testing.assert_close(zoom, torch.tensor(84 / 56))  # 56 original px shown at 56
     assert float(zoom) > 1.2  # a crop resized up: the teacher sees it closer
     torch.testing.assert_close(fixed, raw * zoom)
+
+
+def test_all_brings_the_shared_target_to_the_global_scale_too():
+    outs = {}
+    for mode in ('local', 'all'):
+        torch.manual_seed(0)
+        model = _model(mode)
+        model.record_visuals = True
+        data = _batch(model)
+        model.loss(**data)
+        outs[mode] = (model.visuals['shared_teacher'], data['data_samples'][0])
+    (local, sample), (every, _) = outs['local'], outs['all']
+    box = torch.as_tensor(sample.metainfo['shared_box'], dtype=torch.float32)
+    zoom = view_zoom(box[None], (56, 56))[0]
+    assert float(zoom) > 1.0
+    torch.testing.assert_close(every, local * zoom)
+    with pytest.raises(ValueError, match='metric_zoom'):
+        _model('shared')
 
 
 def test_metric_student_predictions_are_marked_as_depth():
