@@ -1,19 +1,18 @@
 r"""Figures of the metric-distillation quickstart (configs/metric_distill/, docs).
 
-Reads two finished runs of
-``configs/metric_distill/metric-distill_dav2-tiny-metric_simulated-metric_1xb4-600it_synthetic-112.py``,
-one as it is (``metric_zoom=True``) and one with ``--cfg-options
-model.metric_zoom=False``, and writes:
+Reads finished runs of
+``configs/metric_distill/metric-distill_dav2-tiny-metric_simulated-metric_1xb4-600it_synthetic-112.py``
+with different ``model.metric_zoom`` and writes:
 
 - ``docs/_static/metric_distill_curve.png``: the validation AbsRel without alignment
-  (synthetic NYUv2-layout set) over the iterations of both runs;
+  (synthetic NYUv2-layout set) over the iterations of every run;
 - ``docs/_static/metric_distill_panel.png``: for validation images, RGB | ground
-  truth | student with the crop-zoom correction | without it, in metres on one scale.
+  truth | each run's student (last checkpoint), in metres on one scale.
 
-    python tools/train.py configs/metric_distill/<config> --work-dir work_dirs/md_zoom
-    python tools/train.py configs/metric_distill/<config> --work-dir work_dirs/md_nozoom \\
+    python tools/train.py configs/metric_distill/<config> --work-dir work_dirs/md_local
+    python tools/train.py configs/metric_distill/<config> --work-dir work_dirs/md_none \\
         --cfg-options model.metric_zoom=False
-    python tools/analysis/plot_metric_distill.py work_dirs/md_zoom work_dirs/md_nozoom
+    python tools/analysis/plot_metric_distill.py work_dirs/md_local=local work_dirs/md_none=off
 """
 
 from __future__ import annotations
@@ -71,15 +70,14 @@ def predict(model, rgb: np.ndarray, size: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('zoom_dir', help='the run with metric_zoom=True')
-    parser.add_argument('nozoom_dir', help='the run with metric_zoom=False')
+    parser.add_argument('runs', nargs='+', metavar='WORK_DIR=LABEL', help='runs to compare')
     parser.add_argument('--val-root', default='data/synthetic_nyu')
     parser.add_argument('--num-images', type=int, default=3)
     parser.add_argument('--input-size', type=int, default=126)
     args = parser.parse_args()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    runs = ((args.zoom_dir, 'crop-zoom corrected'), (args.nozoom_dir, 'not corrected'))
+    runs = [tuple(r.split('=', 1)) for r in args.runs]
     for work_dir, label in runs:
         steps, values = val_curve(work_dir)
         ax.plot(steps, values, marker='o', label=label)
@@ -87,9 +85,9 @@ def main() -> None:
     ax.set_yscale('log')
     ax.set_xlabel('iteration')
     ax.set_ylabel('AbsRel, no alignment (log)')
+    ax.legend(title='metric_zoom')
     ax.set_title('Metric distillation, synthetic world')
     ax.grid(alpha=0.3)
-    ax.legend()
     fig.tight_layout()
     fig.savefig(osp.join(STATIC, 'metric_distill_curve.png'), dpi=120)
 
@@ -105,7 +103,7 @@ def main() -> None:
         rel = [float(np.mean(np.abs(p[valid] - gt[valid]) / gt[valid])) for p in preds]
         panels = [(rgb, 'RGB', None, 'inferno')]
         panels.append((colorize(gt, valid, rng, 'turbo'), 'GT (m)', rng, 'turbo'))
-        for pred, name, err in zip(preds, ('corrected', 'not corrected'), rel):
+        for pred, (_, name), err in zip(preds, runs, rel):
             panels.append((colorize(pred, None, rng, 'turbo'), f'{name} {err:.3f}', rng, 'turbo'))
         name = f'{osp.basename(osp.dirname(path))}/{osp.basename(path)}'
         rows.append(panel_row(panels, caption=f'{name}: depth in metres, AbsRel'))
