@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os.path as osp
+import signal
 
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
@@ -44,6 +45,31 @@ class ConsoleFormatter(logging.Formatter):
         return self.inner.format(record)
 
 
+#: Signals that data-loading workers ignore: the main process saves and stops on them
+#: (``AtomicCheckpointHook``), and a worker they killed first would end the run with
+#: "DataLoader worker ... is killed by signal" before it could save.
+WORKER_IGNORED_SIGNALS = ('SIGTERM', 'SIGUSR1')
+
+
+class IgnoreSignalsInWorker:
+    """A dataloader ``worker_init_fn``: ignore :data:`WORKER_IGNORED_SIGNALS`, then ``inner``.
+
+    A worker whose main process is gone still ends by itself (PyTorch's workers watch
+    their parent), and SIGKILL still kills it.
+    """
+
+    def __init__(self, inner=None) -> None:
+        self.inner = inner
+
+    def __call__(self, worker_id: int) -> None:
+        for name in WORKER_IGNORED_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None:
+                signal.signal(number, signal.SIG_IGN)
+        if self.inner is not None:
+            self.inner(worker_id)
+
+
 def _is_console(handler: logging.Handler) -> bool:
     return isinstance(handler, logging.StreamHandler) and not isinstance(
         handler, logging.FileHandler
@@ -70,6 +96,20 @@ class DepthRunner(Runner):
             f'config: {osp.join(self.work_dir, name)}; environment, config and '
             f'hooks: {osp.join(self.log_dir, self.timestamp + ".log")}'
         )
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed: bool = False):
+        """MMEngine's ``build_dataloader``; the workers ignore SIGTERM and SIGUSR1.
+
+        See :class:`IgnoreSignalsInWorker`: on a preemption signal sent to the whole
+        job, the main process saves a checkpoint and stops the workers itself.
+        """
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if getattr(loader, 'num_workers', 0) > 0 and not isinstance(
+            loader.worker_init_fn, IgnoreSignalsInWorker
+        ):
+            loader.worker_init_fn = IgnoreSignalsInWorker(loader.worker_init_fn)
+        return loader
 
     def load_checkpoint(
         self,
