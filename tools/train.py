@@ -185,6 +185,22 @@ def requeue_slurm_job(signal_name: str) -> None:
     subprocess.run(['scontrol', 'requeue', job], check=False)
 
 
+def worker_death(exc: BaseException):
+    """The "DataLoader worker ... killed" message behind ``exc``, else None.
+
+    PyTorch raises it from its SIGCHLD handler, wherever the main process is at that
+    moment, so code there may have wrapped it in another exception: the chain of
+    causes and contexts is searched.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, RuntimeError) and 'DataLoader worker' in str(exc):
+            return str(exc).strip().splitlines()[0]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def main(argv=None):
     args = parse_args(argv)
     with one_line_errors('train.py'):
@@ -201,7 +217,20 @@ def main(argv=None):
             runner.logger.warning(f'{restart}={os.environ[restart]}: resuming by itself')
         for note in notes:
             runner.logger.warning(note)
-        runner.train()
+        try:
+            runner.train()
+        except Exception as exc:
+            first = worker_death(exc)
+            if first is None:
+                raise
+            print(
+                f'train.py: error: a data-loading worker died ({first}); the out-of-memory '
+                'killer is the usual cause: lower train_dataloader.num_workers or the batch '
+                'size if it repeats, and continue with --resume',
+                file=sys.stderr,
+                flush=True,
+            )
+            return 1
         name = stopped_by_signal(runner)
         if name is not None:
             import signal

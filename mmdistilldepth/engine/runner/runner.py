@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import os.path as osp
 import signal
 
@@ -45,27 +46,35 @@ class ConsoleFormatter(logging.Formatter):
         return self.inner.format(record)
 
 
-#: Signals that data-loading workers ignore: the main process saves and stops on them
-#: (``AtomicCheckpointHook``), and a worker they killed first would end the run with
-#: "DataLoader worker ... is killed by signal" before it could save.
-WORKER_IGNORED_SIGNALS = ('SIGTERM', 'SIGUSR1')
-
-
 class IgnoreSignalsInWorker:
-    """A dataloader ``worker_init_fn``: ignore :data:`WORKER_IGNORED_SIGNALS`, then ``inner``.
+    """A dataloader ``worker_init_fn``: the worker ignores preemption signals, then ``inner``.
 
-    A worker whose main process is gone still ends by itself (PyTorch's workers watch
-    their parent), and SIGKILL still kills it.
+    ``SIGUSR1`` is ignored. ``SIGTERM`` is ignored while the main process runs; once
+    it exits (an ``atexit`` flag in shared memory), the ``SIGTERM`` that
+    ``multiprocessing`` sends its workers at exit ends the worker as usual, so a run
+    never waits on a worker at exit. SIGKILL always kills it, and a worker whose
+    main process is gone ends by itself (PyTorch's workers watch their parent).
     """
 
     def __init__(self, inner=None) -> None:
+        import atexit
+        import multiprocessing
+
         self.inner = inner
+        self.exiting = multiprocessing.RawValue('b', 0)
+        atexit.register(self._set_exiting)  # runs before multiprocessing's own (LIFO)
+
+    def _set_exiting(self) -> None:
+        self.exiting.value = 1
+
+    def _on_sigterm(self, number, frame) -> None:
+        if self.exiting.value:
+            os._exit(0)  # as PyTorch's workers do on their parent's SIGTERM
 
     def __call__(self, worker_id: int) -> None:
-        for name in WORKER_IGNORED_SIGNALS:
-            number = getattr(signal, name, None)
-            if number is not None:
-                signal.signal(number, signal.SIG_IGN)
+        if hasattr(signal, 'SIGUSR1'):
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
         if self.inner is not None:
             self.inner(worker_id)
 
