@@ -25,6 +25,7 @@ import torch
 
 from mmdistilldepth.engine import (
     check_checkpoint_safe,
+    init_restarted_group,
     setup_cpu_distributed,
     teardown_distributed,
 )
@@ -212,6 +213,7 @@ def main(argv=None):
         notes = []
         check_checkpoints(cfg, notes)
         setup_cpu_distributed(cfg)  # gloo and CPU DDP when launched without CUDA
+        init_restarted_group(cfg)  # a group restarted by torchrun: fresh store keys
         runner = build_runner(cfg)
         if restart:
             runner.logger.warning(f'{restart}={os.environ[restart]}: resuming by itself')
