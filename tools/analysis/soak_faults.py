@@ -55,7 +55,7 @@ PROGRESS = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 ADVANCE = re.compile(r'Advance dataloader (\d+) steps')
 SAVED = re.compile(r'Saving checkpoint at (\d+) iterations|saving a checkpoint at iteration (\d+)')
 NOT_SAVED = re.compile(r'CHECKPOINT NOT SAVED: could not write .*iter_(\d+)\.pth')
-TRUNCATED = re.compile(r'fault injection: truncate after iteration (\d+)')
+INJECTED = re.compile(r'fault injection: (\w+) after iteration (\d+)')
 ROUND_START = 'environment, config and hooks:'
 
 
@@ -161,9 +161,13 @@ def account(log: str) -> dict:
         match = NOT_SAVED.search(line)
         if match and int(match.group(1)) in good_saves:
             good_saves.remove(int(match.group(1)))
-        match = TRUNCATED.search(line)
+        match = INJECTED.search(line)  # rank 0's own faults: its last log line is missing
         if match:
-            good_saves = [s for s in good_saves if s != int(match.group(1))]
+            step = int(match.group(2))
+            if match.group(1) != 'enospc':  # armed before its iteration
+                reached = max(reached, step)
+            if match.group(1) == 'truncate':  # saved, then cut in half
+                good_saves = [s for s in good_saves if s != step]
     return dict(rounds=rounds, iterations_lost=lost, resumes=resumes)
 
 
