@@ -211,6 +211,11 @@ def main(argv=None):
             args.resume = 'auto'  # a restarted group / requeued job continues by itself
         cfg = build_config(args)
         notes = []
+        pointer = osp.join(cfg.work_dir, 'last_checkpoint')
+        if restart and args.resume != 'auto' and osp.isfile(pointer):
+            # --resume PATH on the command line: a restart goes on from the newest instead
+            notes.append(f'{restart}: resuming from the newest checkpoint, not {args.resume}')
+            cfg.load_from = None
         check_checkpoints(cfg, notes)
         setup_cpu_distributed(cfg)  # gloo and CPU DDP when launched without CUDA
         init_restarted_group(cfg)  # a group restarted by torchrun: fresh store keys

@@ -268,6 +268,10 @@ def checkpoint_problem(path: str) -> Optional[str]:
             return f'its member {bad} fails its CRC check (the file is corrupt)'
     elif os.path.getsize(path) == 0:
         return 'it is empty'
+    else:
+        with open(path, 'rb') as f:
+            if f.read(4) == b'PK\x03\x04':  # a zip archive whose end is missing
+                return 'truncated: the zip archive has no end (a save or copy that was cut)'
     try:
         unsafe_globals(path)
     except UserInputError:
