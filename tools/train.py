@@ -249,5 +249,12 @@ def main(argv=None):
 
 if __name__ == '__main__':
     status = main()
+    grouped = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if grouped and status not in (0, None) and status < 128:
+        # a failure on this rank only: the others may be inside a collective, so a
+        # barrier here would wait for ever; leave now and let the launcher stop them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     teardown_distributed()  # after main() let go of the runner (it holds the group)
     sys.exit(status)
