@@ -53,8 +53,7 @@ KINDS = ('kill', 'sigterm', 'sigusr1', 'kill_worker', 'truncate', 'enospc')
 SHORT_KINDS = ('kill', 'sigterm', 'truncate')
 PROGRESS = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 ADVANCE = re.compile(r'Advance dataloader (\d+) steps')
-SAVED = re.compile(r'Saving checkpoint at (\d+) iterations|saving a checkpoint at iteration (\d+)')
-NOT_SAVED = re.compile(r'CHECKPOINT NOT SAVED: could not write .*iter_(\d+)\.pth')
+SAVED = re.compile(r'checkpoint saved: .*iter_(\d+)\.pth')  # complete (AtomicCheckpointHook)
 INJECTED = re.compile(r'fault injection: (\w+) after iteration (\d+)')
 ROUND_START = 'environment, config and hooks:'
 
@@ -134,7 +133,8 @@ def account(log: str) -> dict:
 
     Reads rank 0's console lines in order: a round starts with the runner's
     ``environment, config and hooks`` line; ``Iter(train) [k/N]`` is progress;
-    ``Advance dataloader N steps`` is where a resumed round starts.
+    ``Advance dataloader N steps`` is where a resumed round starts; ``checkpoint
+    saved: .../iter_N.pth`` is a save that completed.
     """
     rounds, lost, resumes = 0, 0, []
     reached, good_saves = 0, [0]
@@ -157,10 +157,7 @@ def account(log: str) -> dict:
             reached = max(reached, int(match.group(1)))
         match = SAVED.search(line)
         if match:
-            good_saves.append(int(match.group(1) or match.group(2)))
-        match = NOT_SAVED.search(line)
-        if match and int(match.group(1)) in good_saves:
-            good_saves.remove(int(match.group(1)))
+            good_saves.append(int(match.group(1)))
         match = INJECTED.search(line)  # rank 0's own faults: its last log line is missing
         if match:
             step = int(match.group(2))

@@ -232,3 +232,5 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.file_backend.remove(path)
             elif self.file_backend.isdir(path):  # DeepSpeed saves folders
                 self.file_backend.rmtree(path)
+        # MMEngine logs "Saving checkpoint at N iterations" when a save starts
+        runner.logger.info(f'checkpoint saved: {self.last_ckpt}')
