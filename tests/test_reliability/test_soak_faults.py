@@ -30,7 +30,7 @@ def test_the_books_count_lost_iterations_and_check_each_resume():
     log += ['Saving checkpoint at 6 iterations', _progress(6)]  # the save did not complete
     log += [_progress(7)]  # killed here: the last whole save is 4
     log += [start, 'Advance dataloader 4 steps', *[_progress(k) for k in (5, 6, 7, 8)]]
-    log += ['fault injection: truncate after iteration 8']  # iter_8 saved, then cut
+    log += ['fault injection: truncate after iteration 8', 'checkpoint saved: /w/iter_8.pth']
     log += [start, 'Advance dataloader 6 steps', _progress(7)]  # wrong: 6 was not saved
     books = soak.account('\n'.join(log))
     assert books['rounds'] == 3

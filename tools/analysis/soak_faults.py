@@ -137,7 +137,7 @@ def account(log: str) -> dict:
     saved: .../iter_N.pth`` is a save that completed.
     """
     rounds, lost, resumes = 0, 0, []
-    reached, good_saves = 0, [0]
+    reached, good_saves, cut = 0, [0], set()
     pending_start = False
     for line in log.splitlines():
         if ROUND_START in line:
@@ -156,15 +156,15 @@ def account(log: str) -> dict:
         if match:
             reached = max(reached, int(match.group(1)))
         match = SAVED.search(line)
-        if match:
+        if match and int(match.group(1)) not in cut:
             good_saves.append(int(match.group(1)))
         match = INJECTED.search(line)  # rank 0's own faults: its last log line is missing
         if match:
             step = int(match.group(2))
             if match.group(1) != 'enospc':  # armed before its iteration
                 reached = max(reached, step)
-            if match.group(1) == 'truncate':  # saved, then cut in half
-                good_saves = [s for s in good_saves if s != step]
+            if match.group(1) == 'truncate':  # saved (logged next), then cut in half
+                cut.add(step)
     return dict(rounds=rounds, iterations_lost=lost, resumes=resumes)
 
 
