@@ -68,7 +68,34 @@ def test_mission_config_meta(tool, tmp_path):
     teacher16 = counter.get_total_flops()
     assert report['flops_per_iter'] >= student + teacher16
     assert breakdown['teacher'] == pytest.approx(teacher16 * 24 / 16, rel=1e-6)
-    assert 5.5 < report['peak_memory_gib'] < 200
+    # item 2: the shipped levers are read from the config, and batch 8 fits 32 GB
+    assert report['levers'] == dict(
+        amp='bf16', grad_checkpoint=True, sdpa=True, teacher_micro_batch=8
+    )
+    assert 5.5 < report['peak_memory_gib'] < 32
     assert report['memory_breakdown_gib']['optimizer_state'] == pytest.approx(
         2 * report['memory_breakdown_gib']['gradients'], rel=1e-3
     )
+
+
+def test_levers_come_from_the_config_and_flags_override_them(tool):
+    def levers(*flags):
+        args = tool.parse_args(['configs/cross_context_dav2_l.py', *flags])
+        cfg = tool.load_benchmark_config(args)
+        return cfg, tool.benchmark_levers(cfg, args)
+
+    cfg, shipped = levers()
+    assert shipped == dict(amp='bf16', grad_checkpoint=True, sdpa=True, teacher_micro_batch=8)
+    assert cfg.model.student.checkpoint is None  # meta: no checkpoint is read
+    cfg, off = levers(
+        '--amp', 'none', '--no-grad-checkpoint', '--no-sdpa', '--teacher-micro-batch', '0'
+    )
+    assert off == dict(amp='none', grad_checkpoint=False, sdpa=False, teacher_micro_batch=None)
+    assert (
+        cfg.optim_wrapper.type == 'SkipNonFiniteOptimWrapper' and 'dtype' not in cfg.optim_wrapper
+    )
+    assert cfg.model.teacher.model.fused_attn is False and cfg.model.student.with_cp is False
+    args = tool.parse_args(['configs/quickstart/cross_context_synthetic.py', '--amp', 'bf16'])
+    cfg = tool.load_benchmark_config(args)
+    assert tool.config_levers(cfg)['amp'] == 'bf16'
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'

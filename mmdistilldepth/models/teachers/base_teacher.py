@@ -18,8 +18,14 @@ class BaseTeacher(nn.Module):
     outside the optimizer, DDP and the released student checkpoint.
 
     Subclasses implement :meth:`_predict`; :meth:`predict` wraps it in
-    ``torch.inference_mode()``.
+    ``torch.inference_mode()`` and runs it on micro-batches of at most
+    :attr:`max_batch` views (a memory lever: the activations of one network call on
+    many large views are the teacher's peak; the FLOPs are the same).
     """
+
+    #: Run at most this many views per network call (None: all at once). Teachers
+    #: take it as a constructor argument (``DepthAnythingTeacher(max_batch=8)``).
+    max_batch: Optional[int] = None
 
     #: Whether :meth:`predict` reads ``gt_depth``. The distiller cuts the true depth
     #: of each view (with the same boxes as the images) only for such a teacher.
@@ -53,7 +59,17 @@ class BaseTeacher(nn.Module):
         Returns:
             Tensor: relative disparity (B, 1, H, W), float32, at the input size.
         """
-        return self._predict(images, gt_depth=gt_depth).float()
+        return torch.cat(
+            [self._predict(x, gt_depth=d).float() for x, d in self._chunks(images, gt_depth)]
+        )
+
+    def _chunks(self, images: torch.Tensor, gt_depth: Optional[torch.Tensor]):
+        """(images, gt_depth) micro-batches of at most :attr:`max_batch` views."""
+        size = int(self.max_batch or 0)
+        if size <= 0 or images.shape[0] <= size:
+            return [(images, gt_depth)]
+        depth = [None] * -(-images.shape[0] // size) if gt_depth is None else gt_depth.split(size)
+        return list(zip(images.split(size), depth))
 
     def _predict(
         self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None

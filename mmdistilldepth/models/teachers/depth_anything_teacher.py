@@ -43,6 +43,8 @@ class DepthAnythingTeacher(BaseTeacher):
             runs at the view size, rounded to a multiple of 14 when it is not one.
         autocast_dtype (torch.dtype, optional): autocast dtype on CUDA
             (``torch.bfloat16``); None runs in float32. The CPU runs in float32.
+        max_batch (int, optional): run at most this many views per network call
+            (:attr:`BaseTeacher.max_batch`, a memory lever); None: all at once.
     """
 
     def __init__(
@@ -51,8 +53,10 @@ class DepthAnythingTeacher(BaseTeacher):
         checkpoint: Optional[str] = None,
         input_size: Optional[int] = None,
         autocast_dtype: Optional[torch.dtype] = torch.bfloat16,
+        max_batch: Optional[int] = None,
     ) -> None:
         super().__init__()
+        self.max_batch = max_batch
         model = dict(model)
         model.pop('checkpoint', None)
         self.model = MODELS.build(model)
