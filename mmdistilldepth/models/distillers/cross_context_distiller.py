@@ -319,7 +319,9 @@ class CrossContextDistiller(BaseModel):
 
         Returns ``scale`` (B, 4) ``(sw, sh, sw, sh)`` student px per original px,
         ``shape`` (B, 2) the global views' (h, w), ``shared`` (B, 4) and ``local``
-        (B, N, 4), all float32 on ``device``.
+        (B, N, 4), all float32 on ``device``, and ``global_hw``, the batch's largest
+        (h, w) as Python ints (read on the host: no device sync, and shapes known on
+        the meta device too).
         """
 
         def meta(key):
@@ -342,12 +344,14 @@ class CrossContextDistiller(BaseModel):
         local = torch.stack(
             [torch.as_tensor(b, dtype=torch.float32).reshape(-1, 4) for b in meta('local_boxes')]
         )
-        return {
+        boxes = {
             k: v.to(device)
             for k, v in dict(
                 scale=sw_sh.repeat(1, 2), shape=shape, ori=ori, shared=shared, local=local
             ).items()
         }
+        boxes['global_hw'] = (int(shape[:, 0].max()), int(shape[:, 1].max()))
+        return boxes
 
     def _pixel_maps(self, inputs: torch.Tensor, data_samples: List[DepthDataSample]):
         """The original-resolution batch, with the true disparity as a 4th channel for
@@ -407,7 +411,7 @@ class CrossContextDistiller(BaseModel):
         mask when no view is padded.
         """
         shape = boxes['shape']
-        hg, wg = int(shape[:, 0].max()), int(shape[:, 1].max())
+        hg, wg = boxes['global_hw']
         ori = boxes['ori']
         zeros = torch.zeros_like(ori[:, 0])
         full = torch.stack(
