@@ -197,6 +197,23 @@ def _drop_checkpoints(node) -> None:
             _drop_checkpoints(value)
 
 
+def _resolve_feat_source(model_cfg: dict) -> None:
+    """Decide a distiller's ``feat_source='auto'`` from the checkpoint paths before
+    they are dropped (the decision depends on them), in place.
+    """
+    if model_cfg.get('type') != 'CrossContextDistiller' or model_cfg.get('loss_feat') is None:
+        return
+    if model_cfg.get('feat_source', 'auto') != 'auto':
+        return
+    from mmdistilldepth.models.distillers.cross_context_distiller import same_encoder_weights
+
+    kwargs = {k: model_cfg[k] for k in ('student_mean', 'student_std') if k in model_cfg}
+    same = same_encoder_weights(
+        model_cfg.get('student'), model_cfg.get('teacher'), model_cfg.get('feat_encoder'), **kwargs
+    )
+    model_cfg['feat_source'] = 'teacher' if same else 'copy'
+
+
 def _estimators(model_cfg: dict) -> List[dict]:
     """The ``DepthAnythingV2`` configs inside a distiller config (student, teacher)."""
     found = []
@@ -260,6 +277,7 @@ def load_benchmark_config(args: argparse.Namespace):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if not args.load_checkpoints:
+        _resolve_feat_source(cfg.model)
         _drop_checkpoints(cfg.model)
     if args.amp == 'bf16':
         cfg.optim_wrapper['type'] = 'AutocastOptimWrapper'
@@ -657,6 +675,10 @@ def build_model_and_optim(cfg, device: str):
     with torch.device(device) if device == 'meta' else contextlib.nullcontext():
         model = MODELS.build(copy.deepcopy(cfg.model))
     if device != 'meta':  # as the runner does; on meta the constructor did it all
+        if getattr(model, 'feat_source', None) == 'teacher' and model.student.checkpoint is None:
+            # the config loads one checkpoint into both encoders; random weights here:
+            # give the student the teacher's encoder, as that checkpoint would
+            model.student.backbone.load_state_dict(model.teacher.model.backbone.state_dict())
         model.init_weights()
     model = model.to(device)
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
@@ -733,7 +755,15 @@ def run_iteration(cfg, args, levers: dict, batch_size: int) -> dict:
     if teacher is not None:
         teacher.max_batch = levers['teacher_micro_batch']
         teacher_dtype = getattr(teacher, 'autocast_dtype', torch.bfloat16)
-        _wrap(teacher, 'predict', _phase_wrapper(tracker, 'teacher', autocast(teacher_dtype)))
+        for method in ('predict', 'predict_with_features'):
+            if hasattr(teacher, method):
+                _wrap(teacher, method, _phase_wrapper(tracker, 'teacher', autocast(teacher_dtype)))
+        if hasattr(teacher, 'encode'):  # feat_source='teacher': L_feat's encoder calls
+            _wrap(
+                teacher,
+                'encode',
+                _phase_wrapper(tracker, 'frozen_encoder', autocast(teacher_dtype)),
+            )
     _wrap(
         model.student,
         'forward_with_features',
