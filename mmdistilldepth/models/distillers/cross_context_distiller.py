@@ -379,6 +379,15 @@ class CrossContextDistiller(BaseModel):
                 self._frozen[name] = module._apply(fn, *args, **kwargs)
         return self
 
+    def _frozen_follow(self, device: torch.device) -> None:
+        """Move the frozen models to ``device`` if a wrapper moved only the registered
+        parameters (FSDP moves parameters one by one, not through ``_apply``).
+        """
+        for name, module in self._frozen.items():
+            tensor = next(module.parameters(), None) if module is not None else None
+            if tensor is not None and tensor.device != device:
+                self._frozen[name] = module.to(device)
+
     def train(self, mode: bool = True) -> 'CrossContextDistiller':
         super().train(mode)
         for module in self._frozen.values():
@@ -674,6 +683,7 @@ class CrossContextDistiller(BaseModel):
         self, inputs: torch.Tensor, data_samples: List[DepthDataSample]
     ) -> Dict[str, torch.Tensor]:
         """The four terms of one iteration (section 3.2); see the class docstring."""
+        self._frozen_follow(inputs.device)
         views = self._views(inputs, data_samples)
         t_shared, t_local, teacher_finite = self._teacher_step(views)
         student = self._student_step(views)
