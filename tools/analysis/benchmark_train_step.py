@@ -276,6 +276,8 @@ def load_benchmark_config(args: argparse.Namespace):
     cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.device == 'meta' and cfg.model.get('compile'):
+        cfg.model['compile'] = False  # meta counts FLOPs and bytes: the same eager
     if not args.load_checkpoints:
         _resolve_feat_source(cfg.model)
         _drop_checkpoints(cfg.model)

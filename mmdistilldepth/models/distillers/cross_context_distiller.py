@@ -222,6 +222,11 @@ class CrossContextDistiller(BaseModel):
             and no copy is kept. ``'auto'`` (default): ``'teacher'`` when
             :func:`same_encoder_weights` says so from the configs, else ``'copy'``.
         student_mean, student_std: the student's input normalization.
+        compile (bool | dict): run the student's forward (and so its backward) and
+            every loss term under ``torch.compile`` (a dict: its keyword arguments,
+            e.g. ``dict(mode='max-autotune')``). The teacher, the view cutting and the
+            frozen encoder stay eager. Compiled in place of the instance's
+            ``forward`` methods, so parameter names and checkpoints do not change.
         data_preprocessor (dict, optional): default ``CrossContextDataPreprocessor``
             without normalization (RGB in [0, 1], padded in training).
         init_cfg (dict, optional): MMEngine init config.
@@ -245,6 +250,7 @@ class CrossContextDistiller(BaseModel):
         student_std: Sequence[float] = IMAGENET_STD,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
+        compile: Union[bool, dict] = False,
     ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='CrossContextDataPreprocessor')
@@ -301,6 +307,17 @@ class CrossContextDistiller(BaseModel):
         if teacher is not None:
             self._frozen['teacher'] = freeze(MODELS.build(teacher))
         self._refresh_feat_encoder()
+        if compile:
+            self._compile(dict(compile) if isinstance(compile, dict) else {})
+
+    def _compile(self, kwargs: dict) -> None:
+        """``torch.compile`` the student's forward and each loss term's (see ``compile``)."""
+        self.student.forward_with_features = torch.compile(
+            self.student.forward_with_features, **kwargs
+        )
+        for loss in (self.loss_sc, self.loss_lg, self.loss_grad, self.loss_feat):
+            if loss is not None:
+                loss.forward = torch.compile(loss.forward, **kwargs)
 
     # ------------------------------------------------------------------ set-up
     def _build_loss(self, cfg: Optional[dict], name: str) -> Optional[nn.Module]:
