@@ -978,6 +978,17 @@ def benchmark(args: argparse.Namespace) -> dict:
             per_sample_gib=round(per_sample, 4),
             flops_per_sample=(main['flops'] - second['flops']) / (batch_size - other_bs),
         )
+    strategy = cfg.get('strategy') or {}
+    if strategy.get('type') == 'FSDPStrategy':
+        # FULL_SHARD: each process keeps 1/N of the trainable parameters, their
+        # gradients and AdamW state, plus the full parameters of the units in flight
+        # (the running ViT block and the prefetched next one)
+        sharded = main['grad_bytes'] + main['grad_bytes'] + main['opt_bytes']
+        blocks = max(1, len(getattr(getattr(cfg.model, 'student', None), 'blocks', [])) or 40)
+        in_flight = 2 * main['grad_bytes'] / blocks
+        report['fsdp_peak_gib_per_process'] = {
+            str(n): gib(peak - sharded * (1 - 1 / n) + in_flight) for n in (1, 2, 4, 8, 16)
+        }
     if args.device == 'cuda':
         step = main['step_time_s']
         name = torch.cuda.get_device_name()
