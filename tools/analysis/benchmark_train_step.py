@@ -232,7 +232,7 @@ def _estimators(model_cfg: dict) -> List[dict]:
     return found
 
 
-_AUTOCAST_WRAPPERS = ('AutocastOptimWrapper',)
+_AUTOCAST_WRAPPERS = ('AutocastOptimWrapper', 'ShardedClipOptimWrapper')
 _AMP_WRAPPERS = ('AmpOptimWrapper', 'SkipNonFiniteAmpOptimWrapper')
 
 
