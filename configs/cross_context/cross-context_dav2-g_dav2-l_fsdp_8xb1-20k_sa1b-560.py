@@ -2,9 +2,9 @@
 # DINOv2 ViT-g encoder), teacher DAv2-L: the mission recipe and levers (bf16 autocast,
 # fused SDPA, activation checkpointing, teacher micro-batches), sharded with FSDP
 # through MMEngine's FlexibleRunner. 8 processes x batch 1 = the paper's batch 8.
-# Sized with tools/analysis/benchmark_train_step.py (docs/performance.md): unsharded the
-# student's weights, gradients and AdamW state alone are 19.6 GiB; sharded over 8 GPUs
-# 2.5 GiB, and batch 1 per GPU fits a 24 GB card (2 per 32 GB card with 4 processes).
+# Sized with tools/analysis/benchmark_train_step.py (docs/performance.md), batch 1 per
+# process: unsharded one process needs 25.3 GiB (the student's weights, gradients and
+# AdamW state alone 18.7 GiB); FULL_SHARD over 8 processes 9.2 GiB per process (4: 11.5).
 # Launch (docs/long_runs.md, "Sharded training"):
 #   bash tools/dist_train.sh THIS_CONFIG 8
 # No public DAv2-G weights: the student starts from random weights unless
