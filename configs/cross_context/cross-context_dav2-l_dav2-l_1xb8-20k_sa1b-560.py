@@ -41,7 +41,8 @@ model = dict(
 #   model.student.with_cp          activation checkpointing (+15% FLOPs, recomputation)
 #   model.teacher.max_batch        teacher micro-batches (None: one call on all views)
 # The teacher always runs under inference_mode and, on CUDA, bf16 autocast. GPUs without
-# bf16 (V100): train with --amp (fp16 with a loss scaler), same memory.
+# bf16 (V100): --amp --cfg-options optim_wrapper.dtype=float16 (fp16 with a loss scaler,
+# same memory for the student; the teacher's bf16 autocast on a V100 is untested).
 optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16')
 
 # save_best='abs_rel' (default_runtime) needs a validation at every save
