@@ -106,3 +106,22 @@ def test_levers_come_from_the_config_and_flags_override_them(tool):
     cfg = tool.load_benchmark_config(args)
     assert tool.config_levers(cfg)['amp'] == 'bf16'
     assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+
+
+def test_gpu_check_script_passes_flags_the_tool_accepts(tool):
+    """tools/analysis/gpu_check.sh cannot run here (no GPU): its commands parse."""
+    import os.path as osp
+    import shlex
+    import subprocess
+
+    from tests.conftest import REPO_ROOT
+
+    script = osp.join(REPO_ROOT, 'tools', 'analysis', 'gpu_check.sh')
+    assert subprocess.run(['bash', '-n', script]).returncode == 0
+    runs = [line.split()[1:] for line in open(script) if line.startswith('run ')]
+    assert [r[1] for r in runs] == ['mission_bf16', 'mission_bf16_no_cp']
+    assert sum(int(r[0]) for r in runs) < 300  # the whole check under five minutes
+    for _, name, *flags in (shlex.split(' '.join(r).split('||')[0]) for r in runs):
+        common = ['--device', 'cuda', '--batch-size', '8', '--iters', '5', '--json', 'x.json']
+        args = tool.parse_args(['configs/cross_context_dav2_l.py', *common, *flags])
+        assert args.amp == 'bf16' and args.device == 'cuda'
