@@ -153,6 +153,23 @@ def teacher_detail(cfg: Config, num_images: int = 32) -> dict:
     return {k: statistics.mean(v) for k, v in errors.items()}
 
 
+def merge_results(roots) -> dict:
+    """The runs of several work roots (one process per seed) as one results.json."""
+    merged = None
+    for root in roots:
+        with open(osp.join(root, 'results.json')) as f:
+            saved = json.load(f)
+        if merged is None:
+            merged = dict(saved, results={}, seeds=[], minutes=0.0)
+        for name, runs in saved['results'].items():
+            merged['results'].setdefault(name, []).extend(runs)
+        merged['seeds'] = sorted(set(merged['seeds']) | set(saved['seeds']))
+        merged['minutes'] = max(merged['minutes'], saved['minutes'])  # they ran side by side
+    for runs in merged['results'].values():
+        runs.sort(key=lambda r: r['seed'])
+    return merged
+
+
 GROUPS = {
     'Table 1, shared-context distillation only': 'table1-shared-context-',
     'Table 1, local-global distillation only': 'table1-local-global-',
@@ -271,11 +288,22 @@ def main(argv=None):
         action='store_true',
         help='rewrite the report from WORK_ROOT/results.json, no training',
     )
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='keep the runs already in WORK_ROOT/results.json and train only the others',
+    )
+    parser.add_argument(
+        '--merge',
+        nargs='+',
+        default=None,
+        help='with --report-only: the work roots whose results.json are merged (several '
+        'processes, e.g. one per seed)',
+    )
     args = parser.parse_args(argv)
     results_file = osp.join(args.work_root, 'results.json')
     if args.report_only:
-        with open(results_file) as f:
-            saved = json.load(f)
+        saved = merge_results(args.merge) if args.merge else json.load(open(results_file))
         text = write_report(
             saved['results'],
             saved['minutes'],
@@ -304,6 +332,9 @@ def main(argv=None):
             parser.error(f'--only: unknown settings {unknown}; known: {sorted(settings)}')
         settings = {k: v for k, v in settings.items() if k in args.only}
     results = {}
+    if args.resume and osp.isfile(results_file):
+        with open(results_file) as f:
+            results = json.load(f)['results']
     start = time.time()
     total = len(settings) * len(args.seeds)
     done = 0
@@ -328,6 +359,9 @@ def main(argv=None):
     os.makedirs(args.work_root, exist_ok=True)
     for seed in args.seeds:  # seed-major: a run cut short still has every setting
         for name, overrides in settings.items():
+            if any(r['seed'] == seed for r in results.get(name, [])):
+                done += 1
+                continue
             cfg = build_cfg(name, overrides, seed, args.iters, args.work_root, args.val_samples)
             cfg.merge_from_dict(args.cfg_options)
             key = (seed, json.dumps(cfg.model.to_dict(), sort_keys=True, default=str))
