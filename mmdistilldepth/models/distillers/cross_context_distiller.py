@@ -67,11 +67,9 @@ def pad_to(image: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     return F.pad(image[None].float(), (0, dw, 0, dh), mode='replicate')[0]
 
 
-def valid_mask(shapes: torch.Tensor, size: Tuple[int, int]) -> Optional[torch.Tensor]:
-    """(B, 1, H, W) True inside each image's top-left (h, w); None when all are full."""
+def valid_mask(shapes: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """(B, 1, H, W) True inside each image's top-left (h, w) of the (B, 2) ``shapes``."""
     shapes = shapes.long()
-    if bool((shapes[:, 0] == size[0]).all() and (shapes[:, 1] == size[1]).all()):
-        return None
     ys = torch.arange(size[0], device=shapes.device)
     xs = torch.arange(size[1], device=shapes.device)
     inside = (ys[None, :, None] < shapes[:, 0, None, None]) & (
@@ -444,10 +442,10 @@ class CrossContextDistiller(BaseModel):
         """The metainfo boxes (student-input pixels) and the scale to original pixels.
 
         Returns ``scale`` (B, 4) ``(sw, sh, sw, sh)`` student px per original px,
-        ``shape`` (B, 2) the global views' (h, w), ``shared`` (B, 4) and ``local``
-        (B, N, 4), all float32 on ``device``, and ``global_hw``, the batch's largest
-        (h, w) as Python ints (read on the host: no device sync, and shapes known on
-        the meta device too).
+        ``shape`` (B, 2) the global views' (h, w), ``ori`` (B, 2) the images' (H, W),
+        ``shared`` (B, 4) and ``local`` (B, N, 4), all float32 on ``device``; and, as
+        Python values, ``global_size`` (the largest (h, w)) and ``padded`` (whether a
+        global view is smaller than that).
         """
 
         def meta(key):
@@ -460,8 +458,9 @@ class CrossContextDistiller(BaseModel):
                 )
             return [s.metainfo[key] for s in data_samples]
 
+        shapes = [tuple(int(v) for v in hw) for hw in meta('img_shape')]
         ori = torch.tensor(meta('ori_shape'), dtype=torch.float32)  # (B, 2) H, W
-        shape = torch.tensor(meta('img_shape'), dtype=torch.float32)  # (B, 2) h, w
+        shape = torch.tensor(shapes, dtype=torch.float32)  # (B, 2) h, w
         if all('scale_factor' in s.metainfo for s in data_samples):
             sw_sh = torch.tensor(meta('scale_factor'), dtype=torch.float32)
         else:  # derivable from the two shapes
@@ -476,7 +475,10 @@ class CrossContextDistiller(BaseModel):
                 scale=sw_sh.repeat(1, 2), shape=shape, ori=ori, shared=shared, local=local
             ).items()
         }
-        boxes['global_hw'] = (int(shape[:, 0].max()), int(shape[:, 1].max()))
+        # sizes as Python ints, read from the metainfo (no device sync, also on 'meta')
+        size = (max(h for h, _ in shapes), max(w for _, w in shapes))
+        boxes['global_size'] = size
+        boxes['padded'] = any(hw != size for hw in shapes)
         return boxes
 
     def _pixel_maps(self, inputs: torch.Tensor, data_samples: List[DepthDataSample]):
@@ -537,7 +539,7 @@ class CrossContextDistiller(BaseModel):
         mask when no view is padded.
         """
         shape = boxes['shape']
-        hg, wg = boxes['global_hw']
+        hg, wg = boxes['global_size']
         ori = boxes['ori']
         zeros = torch.zeros_like(ori[:, 0])
         full = torch.stack(
@@ -545,7 +547,7 @@ class CrossContextDistiller(BaseModel):
         )
         index = torch.arange(len(shape), device=maps.device)
         views = crop_resize(maps, full, index, (hg, wg))
-        return views, valid_mask(shape, (hg, wg))
+        return views, valid_mask(shape, (hg, wg)) if boxes['padded'] else None
 
     # ------------------------------------------------------------------ calls
     @staticmethod
