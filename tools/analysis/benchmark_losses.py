@@ -7,6 +7,10 @@ the hybrid range loss, both compiled with ``fullgraph=True``) by the compiled pl
 L1. Prints a markdown table (median of the repeats)::
 
     python tools/analysis/benchmark_losses.py --size 560 --batch 4 --threads 2
+
+``--cases hybrid`` keeps the rows whose name contains a word (the plain L1 rows are
+always kept); ``--profile`` then prints where the time of the hybrid range loss goes
+(torch profiler, top aten ops, eager).
 """
 
 from __future__ import annotations
@@ -96,6 +100,12 @@ def main() -> None:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--no-compile', action='store_true', help='skip the torch.compile rows')
+    parser.add_argument(
+        '--cases', nargs='*', default=None, help='keep only the rows whose name contains a word'
+    )
+    parser.add_argument(
+        '--profile', action='store_true', help='print the top ops of the hybrid range loss'
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -105,6 +115,12 @@ def main() -> None:
     pred = (target * 0.5 + torch.rand(shape, device=device)).requires_grad_()
     mask = torch.rand(shape, device=device) > 0.1
     cases = losses(not args.no_compile)
+    if args.cases:
+        cases = {
+            name: case
+            for name, case in cases.items()
+            if name.startswith('plain') or any(word in name for word in args.cases)
+        }
     results = time_cases(
         {name: fn for name, (fn, _) in cases.items()}, pred, target, mask, args.repeats
     )
@@ -136,6 +152,32 @@ def main() -> None:
         f'\nfeature alignment, {args.batch}x{feats.shape[1]}x{feats.shape[2]} tokens: '
         f'{feat_time * 1e3:.1f} ms'
     )
+    if args.profile:
+        print_profile(cases[HYBRID_RANGE][0], pred, target, mask)
+
+
+def print_profile(loss: Callable, pred, target, mask, rows: int = 15) -> None:
+    """Self time of the top aten ops of one forward + backward (after a warm-up)."""
+    from torch.profiler import profile
+
+    pred.grad = None
+    loss(pred, target, mask).backward()
+    with profile(record_shapes=True) as prof:
+        pred.grad = None
+        loss(pred, target, mask).backward()
+    events = sorted(
+        prof.key_averages(group_by_input_shape=True), key=lambda e: -e.self_cpu_time_total
+    )
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f'\n{HYBRID_RANGE}, eager, where the time goes (self time, profiler on):\n')
+    print('| op | input shapes | calls | ms | share |')
+    print('|---|---|---|---|---|')
+    for e in events[:rows]:
+        shapes = ', '.join(str(tuple(s)) for s in e.input_shapes if s)
+        print(
+            f'| {e.key} | {shapes[:60]} | {e.count} | {e.self_cpu_time_total / 1e3:.1f} | '
+            f'{e.self_cpu_time_total / total:.0%} |'
+        )
 
 
 if __name__ == '__main__':
