@@ -30,15 +30,23 @@ model = dict(
     loss_feat=None,
 )
 
+# The paper's views (section 4.1) scaled from 560 to 112 px views: the shared crop's side
+# is drawn from [129 px (644 x 112 / 560), 168 px] of the rendered image, the student sees
+# the whole 168 px image at 112 x 112, the teacher 4 local patches of 112 px at 1:1 (a
+# 2x2 grid that spans the 168 px image: stride 56 px, 50% overlap).
 train_pipeline = [
     dict(
         type='CrossContextCrops',
-        shared_scale=(0.5, 1.0),
-        num_local=2,
-        local_scale=(0.4, 0.6),
-        local_min_overlap=0.2,
+        global_size=train_size,
+        shared_side=(round(644 * train_size / 560), None),
+        local_size=train_size,
+        num_local=4,
+        local_overlap=0.25,
     ),
-    dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes')),
+    dict(
+        type='PackDepthInputs',
+        meta_keys=('scale_factor', 'shared_box', 'local_boxes', 'shared_clamped'),
+    ),
 ]
 train_dataloader = dict(
     batch_size=4,

@@ -19,7 +19,7 @@ midas_std = [0.5, 0.5, 0.5]
 
 model = dict(
     type='CrossContextDistiller',
-    data_preprocessor=dict(type='DepthDataPreprocessor'),
+    data_preprocessor=dict(type='CrossContextDataPreprocessor'),
     student=dict(
         type='MiDaS',
         model_type='dpt_beit_large_512',
@@ -45,6 +45,25 @@ model = dict(
 
 # Evaluate the student at MiDaS's test-time size (minimal resize around 512, multiple
 # of 32, aspect kept) instead of DAv2's 518 / multiple of 14.
+# The views of _base_/datasets/sa1b_unlabeled.py; BEiT's patches are 16 px, so the
+# global view's sides are multiples of 16 (560 = 35 x 16 for the crops and patches).
+train_pipeline = [
+    dict(
+        type='CrossContextCrops',
+        global_size=train_size,
+        size_multiple=16,
+        shared_side=(644, None),
+        local_size=train_size,
+        num_local=4,
+        local_overlap=0.25,
+    ),
+    dict(
+        type='PackDepthInputs',
+        meta_keys=('scale_factor', 'shared_box', 'local_boxes', 'shared_clamped'),
+    ),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
 midas_test_pipeline = [
     dict(type='LoadRGBImage'),
     dict(type='LoadDepthAnnotation', format='nyu'),

@@ -12,20 +12,24 @@ model = dict(
     train_size=(train_size, train_size),
 )
 
-# The views at the student's 256 px, in the same fractions of the canvas as the 560 px
-# recipe (shared crop 0.575..1.0 of the canvas, local crops half the canvas side).
-canvas_size = 2 * train_size
+# The views in original pixels as in the DAv2 configs (shared crop 644 px to the shortest
+# side, local patches of 560 px), each resized to the Swin2 input 256 x 256; the global
+# view is the whole image at 256 x 256 (Swin2's fixed window layout: the aspect ratio
+# cannot be kept, nothing is cropped).
 train_pipeline = [
-    dict(type='ResizeCanvas', size=(canvas_size, canvas_size)),
     dict(
         type='CrossContextCrops',
-        shared_scale=(644 / 1120, 1.0),
-        shared_aspect=(1.0, 1.0),
-        num_local=2,
-        local_scale=(train_size / canvas_size, train_size / canvas_size),
-        local_min_overlap=0.2,
+        global_size=(train_size, train_size),
+        size_multiple=32,
+        shared_side=(644, None),
+        local_size=560,
+        num_local=4,
+        local_overlap=0.25,
     ),
-    dict(type='PackDepthInputs', meta_keys=('shared_box', 'local_boxes')),
+    dict(
+        type='PackDepthInputs',
+        meta_keys=('scale_factor', 'shared_box', 'local_boxes', 'shared_clamped'),
+    ),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 

@@ -73,19 +73,39 @@ class UnlabeledImageDataset(BaseDataset):
     run sees what an uninterrupted one would). Each data-loading process (worker)
     keeps its own count in ``num_skipped`` and its own log lines.
 
+    ``num_samples=N`` keeps a subset of N images (the paper's 50k ablation set, the
+    10k..200k of its appendix C.2): the first N of a permutation of the sorted list
+    drawn from ``subset_seed``, so a smaller subset lies inside every larger one of the
+    same seed. ``sample_idx`` stays the image's index in the whole list.
+
     Args:
         data_root (str): a folder, a glob pattern or a list file.
         pipeline (list): the transforms.
         max_refetch (int): unreadable files in a row before giving up with an error
             (then ``data_root`` is most likely wrong).
+        num_samples (int, optional): keep only this many images (all if None or more).
+        subset_seed (int): the seed of the subset's permutation.
         **kwargs: passed to :class:`mmengine.dataset.BaseDataset`.
     """
 
     METAINFO = dict(benchmark='unlabeled')
 
-    def __init__(self, data_root: str, pipeline=(), max_refetch: int = 1000, **kwargs) -> None:
+    def __init__(
+        self,
+        data_root: str,
+        pipeline=(),
+        max_refetch: int = 1000,
+        num_samples: Optional[int] = None,
+        subset_seed: int = 0,
+        **kwargs,
+    ) -> None:
         self.source = data_root
         self._unreadable: Dict[int, str] = {}
+        if num_samples is not None and num_samples < 1:
+            raise ValueError(f'UnlabeledImageDataset: num_samples must be >= 1, got {num_samples}')
+        self.num_samples = num_samples
+        self.subset_seed = subset_seed
+        self._subset: Optional[np.ndarray] = None
         super().__init__(data_root='', pipeline=list(pipeline), max_refetch=max_refetch, **kwargs)
 
     @property
@@ -108,6 +128,7 @@ class UnlabeledImageDataset(BaseDataset):
         source = self.source
         if not (osp.isfile(source) and source.lower().endswith(('.txt', '.lst', '.list'))):
             super().full_init()
+            self._choose_subset()
             return
         with open(source, 'rb') as f:
             lines = [ln.strip() for ln in f]
@@ -122,6 +143,21 @@ class UnlabeledImageDataset(BaseDataset):
         self._list_base = osp.dirname(osp.abspath(source))
         del lines
         self._fully_initialized = True
+        self._choose_subset()
+
+    def _full_length(self) -> int:
+        if getattr(self, 'path_offsets', None) is not None:
+            return len(self.path_offsets) - 1
+        return super().__len__()
+
+    def _choose_subset(self) -> None:
+        """The ``num_samples`` subset: the first N of a seeded permutation, sorted."""
+        total = self._full_length()
+        if self.num_samples is None or self.num_samples >= total:
+            self._subset = None
+            return
+        order = np.random.default_rng(self.subset_seed).permutation(total)
+        self._subset = np.sort(order[: self.num_samples])
 
     def _list_path(self, idx: int) -> str:
         start, end = self.path_offsets[idx], self.path_offsets[idx + 1]
@@ -129,16 +165,18 @@ class UnlabeledImageDataset(BaseDataset):
         return path if osp.isabs(path) else osp.join(self._list_base, path)
 
     def __len__(self) -> int:
-        if getattr(self, 'path_offsets', None) is not None:
-            return len(self.path_offsets) - 1
-        return super().__len__()
+        if getattr(self, '_subset', None) is not None:
+            return len(self._subset)
+        return self._full_length()
 
     def get_data_info(self, idx: int) -> dict:
-        if getattr(self, 'path_offsets', None) is None:
-            return super().get_data_info(idx)
         idx = int(idx) % len(self) if idx < 0 else int(idx)
         if idx >= len(self):
             raise IndexError(f'UnlabeledImageDataset: index {idx} out of range ({len(self)})')
+        if self._subset is not None:
+            idx = int(self._subset[idx])  # the index in the whole list
+        if getattr(self, 'path_offsets', None) is None:
+            return super().get_data_info(idx)
         return dict(img_path=self._list_path(idx), sample_idx=idx)
 
     def prepare_data(self, idx: int) -> Optional[dict]:

@@ -16,6 +16,7 @@ from mmengine.dataset import pseudo_collate
 
 from mmdistilldepth.registry import DATASETS, MODELS
 from mmdistilldepth.utils import register_all_modules
+from tests.test_configs.tiny import tiny_pipeline
 
 register_all_modules()
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -37,6 +38,8 @@ def _tiny_teacher(cfg: dict) -> dict:
             primary=_tiny_teacher(cfg['primary']),
             assistant=dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL)),
         )
+    elif cfg['type'] == 'GenPerceptTeacher':  # the diffusion teacher: a tiny stand-in
+        return dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL))
     elif cfg['type'] == 'DepthAnythingTeacher':
         cfg.update(model=dict(TINY_MODEL), checkpoint=None)
     elif cfg['type'] == 'MiDaSTeacher':  # configs/midas/ (tests/test_configs/test_midas_configs.py)
@@ -67,6 +70,16 @@ def test_there_are_configs():
         'configs/cross_context/cross-context_dav2-tiny_simulated_1xb4-600it_synthetic-112.py',
         'configs/assistant_guided/assistant-guided_dav2-l_dav2-l-genpercept_1xb8-20k_sa1b-560.py',
     } <= names
+    # Table 3 Base rows, Table 4 avg, C.2 data scaling, C.3 GenPercept, Table 5 init
+    assert {
+        'configs/baseline/baseline_dav2-s_dav2-l_1xb8-20k_sa1b-560.py',
+        'configs/baseline/baseline_dav2-l_dav2-l_1xb8-20k_sa1b-560.py',
+        'configs/assistant_guided/assistant-guided_dav2-l_dav2-l-genpercept_avg_1xb8-20k_sa1b-560.py',
+        'configs/cross_context/cross-context_dav2-l_genpercept_1xb8-20k_sa1b-560.py',
+        'configs/cross_context/cross-context_dav2-l_dav2-l_full-init_1xb8-20k_sa1b-560.py',
+    } <= names
+    scaling = [n for n in names if n.startswith('configs/cross_context/data_scaling/')]
+    assert len(scaling) == 8  # 10k, 50k, 100k, 200k images: Ours and Base
     # Tables 1 and 2: 12 settings, and the 12 old names as aliases
     assert len([n for n in names if n.startswith('configs/cross_context/ablations/')]) == 12
     assert len([n for n in names if n.startswith('configs/ablations/')]) == 12
@@ -84,16 +97,18 @@ def test_config_runs_one_iteration(path):
     model = MODELS.build(model_cfg)
     model.init_weights()
 
-    pipeline = [
-        t
-        for t in cfg.train_dataloader.dataset.pipeline
-        if t['type'] in ('CrossContextCrops', 'PackDepthInputs')
+    pipeline = tiny_pipeline(cfg.train_dataloader.dataset.pipeline, cfg.model.train_size[0], 56)
+    # a landscape and a portrait image: one batch of two sizes, as SA-1B gives
+    samples = [
+        DATASETS.build(
+            dict(
+                type='SyntheticScenes', num_samples=1, height=h, width=w, seed=0, pipeline=pipeline
+            )
+        )[0]
+        for h, w in ((84, 112), (112, 84))
     ]
-    dataset = DATASETS.build(
-        dict(type='SyntheticScenes', num_samples=2, height=84, width=84, seed=0, pipeline=pipeline)
-    )
     np.random.seed(0)
-    data = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), True)
+    data = model.data_preprocessor(pseudo_collate(samples), True)
     if model_cfg['teacher']['type'] != 'SimulatedTeacher':
         for s in data['data_samples']:  # real teachers see RGB only
             del s.gt_depth

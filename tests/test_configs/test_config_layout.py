@@ -104,12 +104,11 @@ def test_one_switch_per_idea(path):
         # the flag alone turns L_lg off; a second switch would be a None loss
         assert model.get('loss_lg') is not None, f'{_rel(path)}: local_global=False is enough'
     crops = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'CrossContextCrops']
-    canvas = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'ResizeCanvas']
-    if canvas:  # the paper's layout: local crops of train_size px, seen at their own size
-        side = canvas[0]['size'][0]
-        local = tuple(round(s * side) for s in crops[0]['local_scale'])
-        assert local == tuple(model.train_size), (
-            f'{_rel(path)}: local crops of {local} px but model.train_size '
+    assert crops, f'{_rel(path)}: the training pipeline has no CrossContextCrops'
+    fixed_input = not isinstance(crops[0].get('global_size'), (int, type(None)))
+    if not fixed_input:  # the paper's layout: local patches of train_size px, seen at 1:1
+        assert crops[0]['local_size'] == model.train_size[0], (
+            f'{_rel(path)}: local patches of {crops[0]["local_size"]} px but model.train_size '
             f'{tuple(model.train_size)}: set train_size in the dataset base and read it '
             'with {{_base_.train_size}}, or write the pipeline beside it'
         )

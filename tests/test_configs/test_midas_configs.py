@@ -16,6 +16,7 @@ from mmengine.dataset import pseudo_collate
 
 from mmdistilldepth.registry import DATASETS, MODELS
 from mmdistilldepth.utils import register_all_modules
+from tests.test_configs.tiny import tiny_pipeline
 from tests.test_models.test_estimators.test_midas import TINY_BEIT, TINY_SWIN2
 
 register_all_modules()
@@ -70,11 +71,9 @@ def test_midas_config_runs_one_iteration(path):
     model.init_weights()
     assert model.feat_encoder is not None  # L_feat on the MiDaS encoder's features
 
-    pipeline = [
-        t
-        for t in cfg.train_dataloader.dataset.pipeline
-        if t['type'] in ('CrossContextCrops', 'PackDepthInputs')
-    ]
+    pipeline = tiny_pipeline(
+        cfg.train_dataloader.dataset.pipeline, cfg.model.train_size[0], 64, 32 if swin else 16
+    )
     dataset = DATASETS.build(
         dict(type='SyntheticScenes', num_samples=2, height=96, width=96, seed=0, pipeline=pipeline)
     )

@@ -110,7 +110,7 @@ def _training_set(root):
         data_root=str(root),
         pipeline=[
             ResizeCanvas(size=(56, 56)),
-            CrossContextCrops(shared_scale=(0.5, 1.0), num_local=2, local_scale=(0.4, 0.6), seed=0),
+            CrossContextCrops(global_size=56, shared_side=(28, None), num_local=2, seed=0),
             PackDepthInputs(meta_keys=('shared_box', 'local_boxes')),
         ],
     )

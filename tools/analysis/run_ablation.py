@@ -15,13 +15,14 @@ import argparse
 import ast
 import glob
 import json
+import os
 import os.path as osp
 import re
 import statistics
 import sys
 import time
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmdistilldepth.utils import register_all_modules
@@ -60,7 +61,11 @@ def setting_name(path: str) -> str:
 
 
 def leaf_overrides(path: str) -> dict:
-    """What an ablation config changes over its base: the file without ``_base_``."""
+    """What an ablation config changes in the model over its base (``model = ...``).
+
+    Only the model part applies to the synthetic world: the rest (e.g. the paper's 50k
+    SA-1B subset, ``train_dataloader``) is about the real data.
+    """
     with open(path, encoding='utf-8') as f:
         tree = ast.parse(f.read(), filename=path)
     tree.body = [
@@ -71,7 +76,8 @@ def leaf_overrides(path: str) -> dict:
             and any(getattr(t, 'id', None) == '_base_' for t in node.targets)
         )
     ]
-    return Config.fromstring(ast.unparse(tree), file_format='.py').to_dict()
+    cfg = Config.fromstring(ast.unparse(tree), file_format='.py').to_dict()
+    return {'model': cfg['model']} if 'model' in cfg else {}
 
 
 def build_cfg(
@@ -151,7 +157,7 @@ def compare(results: dict) -> list:
 
 
 def write_report(
-    results: dict, minutes: float, iters: int, seeds, val_samples: int, out: str
+    results: dict, minutes: float, iters: int, seeds, val_samples: int, out: str, options=None
 ) -> str:
     lines = [
         '| ablation setting | synthetic NYUv2 AbsRel ↓ | δ1 ↑ | paper ETH3D AbsRel | '
@@ -167,8 +173,10 @@ def write_report(
     summary = (
         f'{len(results)} settings x {len(seeds)} seeds ({", ".join(map(str, seeds))}), '
         f'{iters} iterations each, {val_samples} validation images; the whole run '
-        f'took {minutes:.1f} min on 2 CPU cores.'
+        f'took {minutes:.1f} min on 2 CPU cores (shared with other jobs).'
     )
+    if options:
+        summary += ' Every run with ' + ' '.join(f'`{k}={v}`' for k, v in options.items()) + '.'
     text = '\n'.join(
         [
             "# The paper's ablations in miniature (synthetic world)",
@@ -203,6 +211,14 @@ def main(argv=None):
         '--only', nargs='*', help='ablation settings to run, e.g. table1-local-global-none'
     )
     parser.add_argument('--work-root', default='work_dirs/ablation')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='applied to every run after the setting, e.g. a smaller world: '
+        'model.train_size=[56,56] train_dataloader.dataset.height=84 (docs/ablation.md)',
+    )
     parser.add_argument('--out', default='docs/ablation.md')
     parser.add_argument(
         '--report-only',
@@ -221,6 +237,7 @@ def main(argv=None):
             saved['seeds'],
             saved.get('val_samples', args.val_samples),
             args.out,
+            saved.get('cfg_options'),
         )
         print(text)
         return text
@@ -237,36 +254,52 @@ def main(argv=None):
     start = time.time()
     total = len(settings) * len(args.seeds)
     done = 0
-    for name, overrides in settings.items():
-        for seed in args.seeds:
-            cfg = build_cfg(name, overrides, seed, args.iters, args.work_root, args.val_samples)
-            runner = Runner.from_cfg(cfg)
-            runner.train()
-            metrics = runner.val_loop.run()
-            results.setdefault(name, []).append(
-                dict(seed=seed, abs_rel=float(metrics['abs_rel']), delta1=float(metrics['delta1']))
+    runs = {}  # settings whose model is the same (e.g. table1-shared-context-hybrid and
+    # table2-shared-context) are trained once per seed and reported under each name
+
+    def save():
+        with open(results_file, 'w') as f:
+            json.dump(
+                dict(
+                    results=results,
+                    minutes=(time.time() - start) / 60,
+                    iters=args.iters,
+                    seeds=args.seeds,
+                    val_samples=args.val_samples,
+                    cfg_options=args.cfg_options,
+                ),
+                f,
+                indent=1,
             )
+
+    os.makedirs(args.work_root, exist_ok=True)
+    for seed in args.seeds:  # seed-major: a run cut short still has every setting
+        for name, overrides in settings.items():
+            cfg = build_cfg(name, overrides, seed, args.iters, args.work_root, args.val_samples)
+            cfg.merge_from_dict(args.cfg_options)
+            key = (seed, json.dumps(cfg.model.to_dict(), sort_keys=True, default=str))
+            if key not in runs:
+                runner = Runner.from_cfg(cfg)
+                runner.train()
+                metrics = runner.val_loop.run()
+                runs[key] = dict(
+                    seed=seed, abs_rel=float(metrics['abs_rel']), delta1=float(metrics['delta1'])
+                )
+            result = runs[key]
+            results.setdefault(name, []).append(dict(result))
             done += 1
             print(
-                f'[{done}/{total}] {name} seed {seed}: abs_rel {metrics["abs_rel"]:.4f} '
-                f'delta1 {metrics["delta1"]:.4f} ({time.time() - start:.0f} s so far)',
+                f'[{done}/{total}] {name} seed {seed}: abs_rel {result["abs_rel"]:.4f} '
+                f'delta1 {result["delta1"]:.4f} ({time.time() - start:.0f} s so far)',
                 file=sys.stderr,
                 flush=True,
             )
+            save()
     minutes = (time.time() - start) / 60
-    with open(results_file, 'w') as f:
-        json.dump(
-            dict(
-                results=results,
-                minutes=minutes,
-                iters=args.iters,
-                seeds=args.seeds,
-                val_samples=args.val_samples,
-            ),
-            f,
-            indent=1,
-        )
-    text = write_report(results, minutes, args.iters, args.seeds, args.val_samples, args.out)
+    save()
+    text = write_report(
+        results, minutes, args.iters, args.seeds, args.val_samples, args.out, args.cfg_options
+    )
     print(text)
     return text
 

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
@@ -53,33 +54,102 @@ def crop_resize(
     )
 
 
+def pad_to(image: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Pad (C, h, w) at the bottom and right to ``size`` by repeating the edge pixels.
+
+    Edge padding makes a bilinear sample half a pixel past the image's edge read the
+    edge, as it would on the unpadded image (``roi_align`` clamps there).
+    """
+    dh, dw = size[0] - image.shape[-2], size[1] - image.shape[-1]
+    if dh == 0 and dw == 0:
+        return image
+    return F.pad(image[None].float(), (0, dw, 0, dh), mode='replicate')[0]
+
+
+def valid_mask(shapes: torch.Tensor, size: Tuple[int, int]) -> Optional[torch.Tensor]:
+    """(B, 1, H, W) True inside each image's top-left (h, w); None when all are full."""
+    shapes = shapes.long()
+    if bool((shapes[:, 0] == size[0]).all() and (shapes[:, 1] == size[1]).all()):
+        return None
+    ys = torch.arange(size[0], device=shapes.device)
+    xs = torch.arange(size[1], device=shapes.device)
+    inside = (ys[None, :, None] < shapes[:, 0, None, None]) & (
+        xs[None, None, :] < shapes[:, 1, None, None]
+    )
+    return inside[:, None]
+
+
+def clamp_to_valid(maps: torch.Tensor, shapes: torch.Tensor) -> torch.Tensor:
+    """Replace the padding of each map by its edge pixels (differentiable gather).
+
+    A bilinear crop at an image's edge then samples as on the unpadded map, never
+    the prediction in the padding.
+    """
+    b, c, h, w = maps.shape
+    shapes = shapes.long()
+    ys = torch.minimum(torch.arange(h, device=maps.device)[None], shapes[:, :1] - 1)  # (B, H)
+    xs = torch.minimum(torch.arange(w, device=maps.device)[None], shapes[:, 1:] - 1)  # (B, W)
+    maps = maps.gather(2, ys[:, None, :, None].expand(b, c, h, w))
+    return maps.gather(3, xs[:, None, None, :].expand(b, c, h, w))
+
+
+def box_mask(
+    boxes: torch.Tensor, size: Tuple[int, int], valid: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """(B, 1, H, W) True at pixels whose centre lies in any of the (B, N, 4) boxes."""
+    ys = torch.arange(size[0], device=boxes.device) + 0.5
+    xs = torch.arange(size[1], device=boxes.device) + 0.5
+    x1, y1, x2, y2 = (boxes[..., i, None, None] for i in range(4))  # (B, N, 1, 1)
+    inside = (
+        (xs[None, None, None, :] >= x1)
+        & (xs[None, None, None, :] < x2)
+        & (ys[None, None, :, None] >= y1)
+        & (ys[None, None, :, None] < y2)
+    )
+    mask = inside.any(1, keepdim=True)
+    return mask if valid is None else mask & valid
+
+
 @MODELS.register_module()
 class CrossContextDistiller(BaseModel):
     """Train a student depth model from a frozen teacher across contexts.
 
-    Per iteration, for a batch of B images (RGB in [0, 1] from the data
-    preprocessor) with boxes from :class:`CrossContextCrops`:
+    Per iteration, for a batch of B images (RGB in [0, 1] at their original
+    resolution, padded to the batch's largest by :class:`CrossContextDataPreprocessor`)
+    with the boxes of :class:`CrossContextCrops` (metainfo ``ori_shape``,
+    ``img_shape``, ``scale_factor``, ``shared_box``, ``local_boxes``; boxes in
+    student-input pixels of the global view, ``box / scale_factor`` in original
+    pixels):
 
-    - views are cut on the device in ONE :func:`crop_resize` call: the shared crop
-      ``V_s``, the global view ``V_g`` (the whole image) and N local crops
-      ``V_l,n`` of the global view, all at ``train_size``;
-    - ONE teacher call on all teacher views stacked, ``[V_s; V_l,1..N]``, under
-      ``torch.inference_mode()`` and, on CUDA, bf16 autocast;
-    - ONE student call on all student views stacked, ``[V_s; V_g]``;
+    - the crops are cut on the device in ONE :func:`crop_resize` call from the
+      original images: the shared crop ``V_s`` and the N local patches ``V_l,n``
+      (560 original px: seen at 1:1), all at ``train_size`` (:meth:`_cut_crops`);
+    - the global views ``V_g`` (each whole image at its ``img_shape``) in a second
+      call, at the batch's largest ``img_shape``, each at the top left with a valid
+      mask; every loss term leaves the padding out (:meth:`_cut_global`);
+    - the teacher on ``[V_s; V_l,1..N]`` (one call) under ``torch.inference_mode()``
+      and, on CUDA, bf16 autocast; the student on ``[V_s; V_g]`` (one call when they
+      share a size, else one per size);
     - ``L_sc``: shared-context loss between the two predictions on ``V_s``;
     - ``L_lg``: local-global loss. Each teacher local prediction is compared with
-      the matching region of the student's global prediction, cut out and resized
-      to the teacher view's size with the same :func:`crop_resize` (box scaled from
-      image to prediction pixels) that cut the teacher's input, so both sample the
-      same image points. Averaged over the N crops, as in the paper;
-    - ``L_feat``: feature alignment of the student's encoder features on its views
-      against a frozen copy of its initial encoder (or ``feat_encoder``);
-    - ``L_grad``: multi-scale gradient matching on the shared-context pair.
+      the matching region of the student's global prediction, cut at the local box
+      (student px) and resized to ``train_size`` with the same :func:`crop_resize`,
+      so both sample the same image points. Averaged over the B*N pairs, as in the
+      paper's 1/N sum;
+    - ``L_grad``: multi-scale gradient matching on the shared pair; when there is
+      none (``loss_sc=None``, Table 1's local-global rows) on the local pairs;
+    - ``L_feat``: feature alignment of the student's encoder features on its own
+      views against a frozen copy of its initial encoder (or ``feat_encoder``); it
+      never sees the teacher. With ``loss_sc=None`` only the tokens inside the local
+      patches count.
 
     Total: ``L = w_sc L_sc + w_lg L_lg + w_feat L_feat + w_grad L_grad`` (paper:
-    1, 0.5, 1.0, 2.0). Each term is logged on its own. With ``shared_context=False``
-    the shared view is the whole image (the paper's baseline without random crops),
-    with ``local_global=False`` no local crops are cut or predicted.
+    1, 0.5, 1.0, 2.0). Each term is logged on its own. The switches:
+    ``shared_context=False`` makes the shared pair the whole image (the global view
+    ``V_g`` for teacher and student: Table 2's baseline "with no random cropping");
+    ``local_global=False`` cuts and predicts no local patch; ``loss_sc=None`` drops
+    the shared pair, so the teacher sees the local patches only (Table 1's
+    local-global rows).
 
     An iteration whose teacher output or loss is not finite does not update the
     student: the loss is then NaN, the ``SkipNonFinite*`` optimizer wrappers (and
@@ -105,8 +175,8 @@ class CrossContextDistiller(BaseModel):
         feat_encoder (dict, optional): config of the frozen encoder for
             ``L_feat``; default a frozen copy of the student's initial encoder.
         student_mean, student_std: the student's input normalization.
-        data_preprocessor (dict, optional): default ``DepthDataPreprocessor``
-            without normalization (RGB in [0, 1]).
+        data_preprocessor (dict, optional): default ``CrossContextDataPreprocessor``
+            without normalization (RGB in [0, 1], padded in training).
         init_cfg (dict, optional): MMEngine init config.
     """
 
@@ -129,7 +199,7 @@ class CrossContextDistiller(BaseModel):
         init_cfg: Optional[dict] = None,
     ) -> None:
         if data_preprocessor is None:
-            data_preprocessor = dict(type='DepthDataPreprocessor')
+            data_preprocessor = dict(type='CrossContextDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
         self.train_size = tuple(int(s) for s in train_size)
@@ -242,62 +312,129 @@ class CrossContextDistiller(BaseModel):
         disparity, features = self.student.forward_with_features(self._normalize(images))
         return (disparity, features) if with_features else disparity
 
-    def _cut_views(self, inputs: torch.Tensor, data_samples: List[DepthDataSample]):
-        """Cut every view of the batch in one call. Returns the views and the boxes."""
-        b, _, h, w = inputs.shape
-        device = inputs.device
-        full = torch.tensor([0, 0, w, h], dtype=torch.float32, device=device).expand(b, 4)
-        if self.shared_context:
-            shared = torch.stack(
-                [
-                    torch.as_tensor(s.metainfo['shared_box'], dtype=torch.float32)
-                    for s in data_samples
-                ]
-            ).to(device)
-        else:
-            shared = full
-        boxes = [shared, full]
-        index = [torch.arange(b, device=device)] * 2
-        local = None
-        if self.loss_lg is not None:
-            local = torch.stack(
-                [
-                    torch.as_tensor(s.metainfo['local_boxes'], dtype=torch.float32)
-                    for s in data_samples
-                ]
-            ).to(device)  # (B, N, 4)
-            if local.shape[1] == 0:
+    # ------------------------------------------------------------------ views
+    @staticmethod
+    def _read_boxes(data_samples: List[DepthDataSample], device) -> Dict[str, torch.Tensor]:
+        """The metainfo boxes (student-input pixels) and the scale to original pixels.
+
+        Returns ``scale`` (B, 4) ``(sw, sh, sw, sh)`` student px per original px,
+        ``shape`` (B, 2) the global views' (h, w), ``shared`` (B, 4) and ``local``
+        (B, N, 4), all float32 on ``device``.
+        """
+
+        def meta(key):
+            missing = [i for i, s in enumerate(data_samples) if key not in s.metainfo]
+            if missing:
+                raise KeyError(
+                    f'CrossContextDistiller: samples {missing[:5]} have no {key!r} in their '
+                    'metainfo: put CrossContextCrops in the training pipeline and '
+                    f'{key!r} in PackDepthInputs(meta_keys=...)'
+                )
+            return [s.metainfo[key] for s in data_samples]
+
+        ori = torch.tensor(meta('ori_shape'), dtype=torch.float32)  # (B, 2) H, W
+        shape = torch.tensor(meta('img_shape'), dtype=torch.float32)  # (B, 2) h, w
+        if all('scale_factor' in s.metainfo for s in data_samples):
+            sw_sh = torch.tensor(meta('scale_factor'), dtype=torch.float32)
+        else:  # derivable from the two shapes
+            sw_sh = shape.flip(1) / ori.flip(1)
+        shared = torch.stack([torch.as_tensor(b, dtype=torch.float32) for b in meta('shared_box')])
+        local = torch.stack(
+            [torch.as_tensor(b, dtype=torch.float32).reshape(-1, 4) for b in meta('local_boxes')]
+        )
+        return {
+            k: v.to(device)
+            for k, v in dict(
+                scale=sw_sh.repeat(1, 2), shape=shape, ori=ori, shared=shared, local=local
+            ).items()
+        }
+
+    def _pixel_maps(self, inputs: torch.Tensor, data_samples: List[DepthDataSample]):
+        """The original-resolution batch, with the true disparity as a 4th channel for
+        a teacher that reads it (0 where invalid; padded like the images).
+        """
+        if not getattr(self.teacher, 'uses_gt_depth', False):
+            return inputs
+        missing = [i for i, s in enumerate(data_samples) if 'gt_depth' not in s]
+        if missing:
+            raise ValueError(
+                f'the teacher {type(self.teacher).__name__} reads the true depth of '
+                f'each view, but samples {missing[:5]} of the batch have no gt_depth: '
+                'train it on a dataset that loads depth (e.g. SyntheticScenes)'
+            )
+        h, w = inputs.shape[-2:]
+        depth = torch.stack(
+            [pad_to(s.gt_depth.data.to(inputs), (h, w)) for s in data_samples]
+        )  # (B, 1, H, W)
+        disparity = torch.where(depth > 0, 1.0 / depth.clamp(min=1e-6), torch.zeros_like(depth))
+        return torch.cat([inputs, disparity], dim=1)
+
+    def _cut_crops(
+        self, maps: torch.Tensor, boxes: Dict[str, torch.Tensor], shared: bool, local: bool
+    ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The shared crops (B) and local patches (B*N) at ``train_size``: ONE call.
+
+        Cut from the original-resolution batch with the metainfo boxes divided by
+        ``scale_factor`` (original pixels), so a 560 px patch is seen at 1:1.
+        """
+        b, n = boxes['local'].shape[:2]
+        device = maps.device
+        parts, index = [], []
+        if shared:
+            parts.append(boxes['shared'] / boxes['scale'])
+            index.append(torch.arange(b, device=device))
+        if local:
+            if n == 0:
                 raise ValueError(
                     'local-global distillation is on but the pipeline produced no '
-                    'local crops: set CrossContextCrops(num_local=N>0)'
+                    'local patches: set CrossContextCrops(num_local=N>0)'
                 )
-            boxes.append(local.flatten(0, 1))
-            index.append(torch.arange(b, device=device).repeat_interleave(local.shape[1]))
-        maps = inputs
-        if getattr(self.teacher, 'uses_gt_depth', False):
-            # A teacher that reads the true depth gets it cut with the same boxes (as
-            # disparity, 0 where invalid, which averages sensibly when resized).
-            missing = [i for i, s in enumerate(data_samples) if 'gt_depth' not in s]
-            if missing:
-                raise ValueError(
-                    f'the teacher {type(self.teacher).__name__} reads the true depth of '
-                    f'each view, but samples {missing[:5]} of the batch have no gt_depth: '
-                    'train it on a dataset that loads depth (e.g. SyntheticScenes)'
+            parts.append((boxes['local'] / boxes['scale'][:, None]).flatten(0, 1))
+            index.append(torch.arange(b, device=device).repeat_interleave(n))
+        if not parts:
+            return None, None
+        views = crop_resize(maps, torch.cat(parts), torch.cat(index), self.train_size)
+        return (views[:b] if shared else None), (views[b:] if shared else views) if local else None
+
+    @staticmethod
+    def _cut_global(maps: torch.Tensor, boxes: Dict[str, torch.Tensor]):
+        """Every image whole at its global-view size, in ONE call; padded and masked.
+
+        The views of a batch may differ in size: each is cut at the top left of a
+        canvas of the batch's largest (h, w) (its box reaches past the image into the
+        padding, so that the image itself maps onto its own h x w pixels). Returns
+        the views (B, C, Hg, Wg) and the valid mask (B, 1, Hg, Wg), or None for the
+        mask when no view is padded.
+        """
+        shape = boxes['shape']
+        hg, wg = int(shape[:, 0].max()), int(shape[:, 1].max())
+        ori = boxes['ori']
+        zeros = torch.zeros_like(ori[:, 0])
+        full = torch.stack(
+            [zeros, zeros, ori[:, 1] * wg / shape[:, 1], ori[:, 0] * hg / shape[:, 0]], dim=1
+        )
+        index = torch.arange(len(shape), device=maps.device)
+        views = crop_resize(maps, full, index, (hg, wg))
+        return views, valid_mask(shape, (hg, wg))
+
+    # ------------------------------------------------------------------ calls
+    @staticmethod
+    def _grouped(fn, views: List[torch.Tensor]) -> list:
+        """``fn`` on the views stacked: one call when they share a size, else one each."""
+        if len({tuple(v.shape[1:]) for v in views}) == 1:
+            out = fn(torch.cat(views))
+            counts = [len(v) for v in views]
+            if isinstance(out, tuple):
+                return list(
+                    zip(*(o.split(counts) if o is not None else [None] * len(counts) for o in out))
                 )
-            depth = torch.stack([s.gt_depth.data for s in data_samples]).to(inputs)
-            disparity = torch.where(depth > 0, 1.0 / depth.clamp(min=1e-6), torch.zeros_like(depth))
-            maps = torch.cat([inputs, disparity], dim=1)
-        views = crop_resize(maps, torch.cat(boxes), torch.cat(index), self.train_size)
-        rgb = views[:, :3]
-        gt_depth = None
-        if views.shape[1] == 4:
-            disp = views[:, 3:]
-            gt_depth = torch.where(disp > 0, 1.0 / disp.clamp(min=1e-6), torch.zeros_like(disp))
-        return rgb, gt_depth, local
+            return list(out.split(counts))
+        return [fn(v) for v in views]
 
     def _teacher_predict(
-        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor]
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
+        """One teacher call on RGB views in [0, 1] (their true depth for a simulated one)."""
         if self.teacher is None:
             raise RuntimeError(
                 'this CrossContextDistiller was built without a teacher '
@@ -312,73 +449,164 @@ class CrossContextDistiller(BaseModel):
         # inference tensors cannot be saved for backward: make a normal copy
         return pred.float().clone()
 
+    def _teacher_views(self, views: List[torch.Tensor]) -> List[torch.Tensor]:
+        """The teacher on views with 3 (RGB) or 4 (RGB + true disparity) channels."""
+
+        def call(v):
+            depth = None
+            if v.shape[1] == 4:
+                disp = v[:, 3:]
+                depth = torch.where(disp > 0, 1.0 / disp.clamp(min=1e-6), torch.zeros_like(disp))
+            return self._teacher_predict(v[:, :3], depth)
+
+        return self._grouped(call, views)
+
+    # ------------------------------------------------------------------ losses
+    def _loss_feat(self, students: list, masks: list) -> torch.Tensor:
+        """``L_feat`` per student call, averaged over the calls (tokens masked)."""
+        terms = []
+        for (views, _, feat), mask in zip(students, masks):
+            target = self._frozen_features(views)
+            if mask is not None:
+                mask = F.interpolate(mask.float(), size=feat.shape[-2:], mode='area') > 0.999
+            terms.append(self.loss_feat(feat, target, mask))
+        return sum(terms) / len(terms)
+
     # ------------------------------------------------------------------ modes
+    def _views(self, inputs: torch.Tensor, data_samples: List[DepthDataSample]) -> dict:
+        """Every view this iteration needs, cut on the device (see the class docstring).
+
+        Returns a dict: ``boxes`` (:meth:`_read_boxes`), ``crop_shared`` (the shared
+        pair is the random crop, else the global view), ``shared`` (B, C, h, w) or
+        None, ``local`` (B*N, C, h, w) or None, ``global`` (B, C, Hg, Wg) or None and
+        ``valid`` (its mask, None when nothing is padded). C is 4 (RGB + true
+        disparity) for a teacher that reads the true depth.
+        """
+        boxes = self._read_boxes(data_samples, inputs.device)
+        maps = self._pixel_maps(inputs, data_samples)
+        sc_on, lg_on = self.loss_sc is not None, self.loss_lg is not None
+        crop_shared = sc_on and self.shared_context  # else the shared pair is V_g
+        shared, local = self._cut_crops(maps, boxes, crop_shared, lg_on)
+        whole = valid = None
+        if lg_on or (sc_on and not crop_shared):
+            whole, valid = self._cut_global(maps, boxes)
+        return {
+            'boxes': boxes,
+            'crop_shared': crop_shared,
+            'shared': shared,
+            'local': local,
+            'global': whole,
+            'valid': valid,
+        }
+
+    def _teacher_step(self, views: dict):
+        """The teacher on [shared pair's view; V_l,1..N]: (t_shared, t_local, finite)."""
+        sc_on, lg_on = self.loss_sc is not None, self.loss_lg is not None
+        shared_view = views['shared'] if views['crop_shared'] else views['global']
+        given = ([shared_view] if sc_on else []) + ([views['local']] if lg_on else [])
+        out = self._teacher_views(given)
+        finite = all(self._teacher_output_finite(t) for t in out)
+        return (out[0] if sc_on else None), (out[-1] if lg_on else None), finite
+
+    def _student_step(self, views: dict) -> dict:
+        """The student on [V_s; V_g] (V_g once when it is the shared view).
+
+        Returns ``calls`` (a list of (views, disparity, features), one per student call
+        or view kind), ``shared`` and ``global`` (its predictions; the global one with
+        its padding replaced by its edge pixels).
+        """
+        given = ([views['shared'][:, :3]] if views['crop_shared'] else []) + (
+            [views['global'][:, :3]] if views['global'] is not None else []
+        )
+        out = self._grouped(lambda v: self._student(v, with_features=True), given)
+        calls = [(v, *o) for v, o in zip(given, out)]
+        s_global = None
+        if views['global'] is not None:
+            s_global = calls[-1][1]
+            if views['valid'] is not None:
+                s_global = clamp_to_valid(s_global, views['boxes']['shape'])
+        s_shared = calls[0][1] if views['crop_shared'] else s_global
+        return {'calls': calls, 'shared': s_shared, 'global': s_global}
+
+    def _student_local_crops(self, s_global: torch.Tensor, views: dict) -> torch.Tensor:
+        """The student's global prediction cut at the local boxes, at ``train_size``."""
+        local = views['boxes']['local']
+        b, n = local.shape[:2]
+        scale = s_global.shape[-1] / views['global'].shape[-1]  # prediction px per input px
+        index = torch.arange(b, device=s_global.device).repeat_interleave(n)
+        return crop_resize(s_global, local.flatten(0, 1) * scale, index, self.train_size)
+
     def loss(
         self, inputs: torch.Tensor, data_samples: List[DepthDataSample]
     ) -> Dict[str, torch.Tensor]:
-        b = inputs.shape[0]
-        views, gt_depth, local = self._cut_views(inputs, data_samples)
-        v_shared, v_global = views[:b], views[b : 2 * b]
-        v_local = views[2 * b :]
-
-        # ONE teacher call on [V_s; V_l]
-        teacher_views = torch.cat([v_shared, v_local]) if self.loss_lg is not None else v_shared
-        teacher_depth = None
-        if gt_depth is not None:
-            teacher_depth = (
-                torch.cat([gt_depth[:b], gt_depth[2 * b :]])
-                if self.loss_lg is not None
-                else gt_depth[:b]
-            )
-        t_pred = self._teacher_predict(teacher_views, teacher_depth)
-        teacher_finite = self._teacher_output_finite(t_pred)
-        t_shared, t_local = t_pred[:b], t_pred[b:]
-
-        # ONE student call on [V_s; V_g] (just V_g when the shared view is the whole image)
-        student_views = torch.cat([v_shared, v_global]) if self.shared_context else v_global
-        s_pred, s_feat = self._student(student_views, with_features=True)
-        s_shared = s_pred[:b]
-        s_global = s_pred[b:] if self.shared_context else s_pred
+        """The four terms of one iteration (section 3.2); see the class docstring."""
+        views = self._views(inputs, data_samples)
+        t_shared, t_local, teacher_finite = self._teacher_step(views)
+        student = self._student_step(views)
+        sc_on, lg_on = self.loss_sc is not None, self.loss_lg is not None
+        s_shared = student['shared']
+        shared_mask = None if views['crop_shared'] else views['valid']
+        s_crops = self._student_local_crops(student['global'], views) if lg_on else None
 
         losses = {}
         w = self.loss_weights
-        if self.loss_sc is not None:
-            losses['loss_sc'] = w['sc'] * self.loss_sc(s_shared, t_shared)
-        if self.loss_lg is not None:
-            n = local.shape[1]
-            th, tw = self.train_size
-            scale = torch.tensor(
-                [tw / inputs.shape[-1], th / inputs.shape[-2]] * 2, device=inputs.device
-            )
-            s_crops = crop_resize(
-                s_global,
-                local.flatten(0, 1) * scale,
-                torch.arange(b, device=inputs.device).repeat_interleave(n),
-                self.train_size,
-            )
+        if sc_on:
+            losses['loss_sc'] = w['sc'] * self.loss_sc(s_shared, t_shared, shared_mask)
+        if lg_on:
             # mean over all B*N pairs == the paper's 1/N sum per image, averaged over images
             losses['loss_lg'] = w['lg'] * self.loss_lg(s_crops, t_local)
         if self.loss_grad is not None:
-            losses['loss_grad'] = w['grad'] * self.loss_grad(s_shared, t_shared)
+            # on the shared pair; without one (Table 1 local-global rows) on the local pairs
+            pair = (s_shared, t_shared, shared_mask) if sc_on else (s_crops, t_local, None)
+            losses['loss_grad'] = w['grad'] * self.loss_grad(*pair)
         if self.loss_feat is not None:
-            losses['loss_feat'] = w['feat'] * self.loss_feat(
-                s_feat, self._frozen_features(student_views)
+            losses['loss_feat'] = w['feat'] * self._loss_feat(
+                student['calls'], self._feat_masks(views, len(student['calls']))
             )
         if self.record_visuals:
-            self.visuals = dict(
-                shared_rgb=v_shared[0], shared_teacher=t_shared[0], shared_student=s_shared[0]
+            shared_view = views['shared'] if views['crop_shared'] else views['global']
+            self._record(
+                (shared_view, t_shared, s_shared) if sc_on else None,
+                (views['local'], t_local, s_crops) if lg_on else None,
             )
-            if self.loss_lg is not None:
-                self.visuals.update(
-                    local_rgb=v_local[0], local_teacher=t_local[0], local_student=s_crops[0]
-                )
-            self.visuals = {k: v.detach().float().cpu() for k, v in self.visuals.items()}
         if not teacher_finite:
             # Skip the update even where a loss would mask the bad pixels out: every
             # term becomes NaN, and the SkipNonFinite* / Autocast optimizer wrappers skip
             # a non-finite loss. The student still ran: DDP ranks must stay in step.
             losses = {name: value * float('nan') for name, value in losses.items()}
         return losses
+
+    def _feat_masks(self, views: dict, num_calls: int) -> list:
+        """Per student call, the pixels whose tokens ``L_feat`` counts (None: all)."""
+        masks = [None] * num_calls
+        if views['global'] is not None:
+            masks[-1] = views['valid']
+            if self.loss_sc is None:  # local-global only: the local patches' tokens only
+                size = views['global'].shape[-2:]
+                masks[-1] = box_mask(views['boxes']['local'], size, views['valid'])
+        return masks
+
+    def _record(self, shared, local) -> None:
+        """Keep the first image's views and predictions for DepthVisualizationHook.
+
+        ``shared`` / ``local``: (views, teacher, student) of the pairs, or None. The
+        hook draws the shared pair, so nothing is kept without one (Table 1's
+        local-global rows).
+        """
+        visuals = {}
+        for name, pair in (('shared', shared), ('local', local)):
+            if pair is not None:
+                views, teacher, student = (x[0] for x in pair)
+                visuals.update(
+                    {
+                        f'{name}_rgb': views[:3],
+                        f'{name}_teacher': teacher,
+                        f'{name}_student': student,
+                    }
+                )
+        if shared is None:
+            visuals = {}
+        self.visuals = {k: v.detach().float().cpu() for k, v in visuals.items()}
 
     @staticmethod
     def _teacher_output_finite(pred: torch.Tensor) -> bool:

@@ -180,7 +180,10 @@ def test_matches_direct_diffusers_computation(folder, teacher):
     # 48 x 80 with the longest edge to 64: 38.4 x 64 -> sides rounded to multiples of 8
     ref = direct_genpercept(folder, rgb, (40, 64))
     assert pred.shape == (2, 1, 48, 80) and pred.dtype == torch.float32
-    assert (pred - ref).abs().max().item() <= 1e-6
+    # float32 through a VAE and a UNet: the kernels the CPU picks (oneDNN, by ISA and
+    # batch shape) differ by a few ulps between the two paths (2.1e-6 seen on an AMD EPYC
+    # development machine); a semantic difference would be orders of magnitude larger
+    assert (pred - ref).abs().max().item() <= 1e-5
     # the reference is not degenerate: values spread inside (0, 1), views differ
     assert 0.0 < pred.min() and pred.max() < 1.0 and pred.std() > 0.01
     assert (pred[0] - pred[1]).abs().max() > 1e-3
