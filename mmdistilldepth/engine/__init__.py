@@ -4,6 +4,7 @@ from .distributed import (  # noqa: F401
     setup_cpu_distributed,
     teardown_distributed,
 )
+from .fsdp import ShardedClipOptimWrapper, vit_block_auto_wrap_policy  # noqa: F401
 from .hooks import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403

@@ -14,6 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
+from mmdistilldepth.models.distillers.cross_context_distiller import same_encoder_weights
 from mmdistilldepth.registry import DATASETS, MODELS
 from mmdistilldepth.utils import register_all_modules
 from tests.test_configs.tiny import tiny_pipeline
@@ -89,12 +90,22 @@ def test_there_are_configs():
 def test_config_runs_one_iteration(path):
     cfg = Config.fromfile(path)
     model_cfg = cfg.model.to_dict()
+    # L_feat's target encoder as the config decides it (from its checkpoint paths)
+    feat_source = model_cfg.get('feat_source', 'auto')
+    if feat_source == 'auto':
+        same = same_encoder_weights(
+            model_cfg['student'], model_cfg['teacher'], model_cfg.get('feat_encoder')
+        )
+        feat_source = 'teacher' if same else 'copy'
+    model_cfg['feat_source'] = feat_source
     model_cfg['student'] = dict(TINY_MODEL)
     model_cfg['teacher'] = _tiny_teacher(model_cfg['teacher'])
     model_cfg['train_size'] = (56, 56)
     if model_cfg.get('loss_feat'):
         model_cfg['feat_encoder'] = None
     model = MODELS.build(model_cfg)
+    if feat_source == 'teacher':  # one checkpoint for both encoders, as the config has it
+        model.student.backbone.load_state_dict(model.teacher.model.backbone.state_dict())
     model.init_weights()
 
     pipeline = tiny_pipeline(cfg.train_dataloader.dataset.pipeline, cfg.model.train_size[0], 56)
@@ -118,6 +129,9 @@ def test_config_runs_one_iteration(path):
     assert torch.isfinite(total)
     total.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.student.parameters())
+    # DDP with find_unused_parameters=False: every trainable parameter gets a gradient
+    idle = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not idle, f'trainable parameters without a gradient: {idle[:8]}'
 
 
 def test_encoder_only_initialization(tmp_path):

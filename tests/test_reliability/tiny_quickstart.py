@@ -25,6 +25,10 @@ TINY_OPTIONS = [
     'train_dataloader.batch_size=2',
     'train_dataloader.dataset.height=84',
     'train_dataloader.dataset.width=84',
+    # the views scaled with them (the quickstart's are 112 px views of 168 px scenes)
+    'train_dataloader.dataset.pipeline.0.global_size=42',
+    'train_dataloader.dataset.pipeline.0.shared_side=[48,None]',
+    'train_dataloader.dataset.pipeline.0.local_size=42',
     'optim_wrapper.type=SkipNonFiniteOptimWrapper',
     'default_hooks.logger.interval=1',
     'custom_hooks=[]',
