@@ -8,9 +8,11 @@
 #   CPUS_PER_TASK  CPU cores per task (data loading)        (default 5)
 #   SRUN_ARGS      more srun options, e.g. "--requeue --time=24:00:00"
 #
-# For preemptible partitions pass --resume: a requeued job then continues from the
-# work dir's last checkpoint (a fresh job starts from scratch), e.g.
-#   SRUN_ARGS="--requeue" bash tools/slurm_train.sh gpu dav2l configs/cross_context_dav2_l.py --resume
+# A requeued job (SLURM_RESTART_COUNT > 0) continues from the work dir's last checkpoint
+# by itself; pass --resume to do so on every start. On SIGTERM (preemption) and SIGUSR1
+# (--signal=USR1@SECONDS, before the time limit) every task saves a checkpoint at the
+# current iteration and exits; on SIGUSR1 rank 0 also requeues the job (scontrol), e.g.
+#   SRUN_ARGS="--requeue --signal=USR1@120" bash tools/slurm_train.sh gpu dav2l configs/cross_context_dav2_l.py --resume
 set -euo pipefail
 
 if [ "$#" -lt 3 ]; then

@@ -1,5 +1,10 @@
 from .checkpoint_io import AtomicLocalBackend, atomic_write_bytes, atomic_write_text  # noqa: F401
-from .distributed import setup_cpu_distributed, teardown_distributed  # noqa: F401
+from .distributed import (  # noqa: F401
+    init_restarted_group,
+    setup_cpu_distributed,
+    teardown_distributed,
+)
+from .fsdp import ShardedClipOptimWrapper, vit_block_auto_wrap_policy  # noqa: F401
 from .hooks import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403

@@ -38,16 +38,21 @@ def atomic_write_bytes(path: str, data: Union[bytes, memoryview]) -> None:
     os.makedirs(folder, exist_ok=True)
     tmp = f'{path}{TMP_SUFFIX}{os.getpid()}'
     try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _write_and_sync(tmp, data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _write_and_sync(path: str, data: Union[bytes, memoryview]) -> None:
+    """Write a file and flush it to the disk (where a full disk shows: ``OSError``)."""
+    with open(path, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def atomic_write_text(path: str, text: str, encoding: str = 'utf-8') -> None:

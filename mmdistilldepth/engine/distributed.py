@@ -61,15 +61,63 @@ def setup_cpu_distributed(cfg: Config) -> bool:
                 f'--launcher pytorch, but {", ".join(missing)} not set: start '
                 'the processes with torchrun (tools/dist_train.sh)'
             )
-        kwargs = {}
-        if dist_cfg.get('timeout') is not None:
-            kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
-        torch_dist.init_process_group(
-            backend='gloo',
-            rank=int(os.environ['RANK']),
-            world_size=int(os.environ['WORLD_SIZE']),
-            **kwargs,
-        )
+        if not init_restarted_group(cfg):
+            kwargs = {}
+            if dist_cfg.get('timeout') is not None:
+                kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+            torch_dist.init_process_group(
+                backend='gloo',
+                rank=int(os.environ['RANK']),
+                world_size=int(os.environ['WORLD_SIZE']),
+                **kwargs,
+            )
+    return True
+
+
+def init_restarted_group(cfg: Config) -> bool:
+    """In a group restarted by torchrun, join the process group under a fresh store prefix.
+
+    ``torchrun --max-restarts`` starts the new group against the store the dead group
+    used; the process group's keys (the addresses gloo connects to, NCCL's unique id)
+    are the same in every round, so a new rank can read a dead rank's address and fail
+    with "Connection refused". Here the store is wrapped in a prefix per restart
+    (``TORCHELASTIC_RESTART_COUNT``), so each round sees only its own keys. A no-op
+    (False) in a first start, without torchrun, or when a group exists. The runner
+    then finds the group initialized and skips MMEngine's ``init_dist`` (whose CUDA
+    device choice is made here too).
+
+    Args:
+        cfg (Config): the config; ``launcher`` and ``env_cfg.dist_cfg`` are read.
+
+    Returns:
+        bool: whether the group was initialized here.
+    """
+    attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+    if (
+        cfg.get('launcher', 'none') != 'pytorch'
+        or attempt in ('', '0')
+        or not torch_dist.is_available()
+        or torch_dist.is_initialized()
+    ):
+        return False
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
+    backend = dist_cfg.get('backend', 'nccl')
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    timeout = datetime.timedelta(seconds=dist_cfg.get('timeout') or 1800)
+    rank, world_size = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+    agent_store = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True'
+    store = torch_dist.TCPStore(
+        os.environ['MASTER_ADDR'],
+        int(os.environ['MASTER_PORT']),
+        world_size,
+        is_master=not agent_store and rank == 0,
+        timeout=timeout,
+    )
+    store = torch_dist.PrefixStore(f'mmdistilldepth/restart_{attempt}', store)
+    torch_dist.init_process_group(
+        backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout
+    )
     return True
 
 

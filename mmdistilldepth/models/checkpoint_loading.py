@@ -232,6 +232,240 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     return path
 
 
+#: The checkpoints a run writes: ``iter_<N>.pth`` / ``epoch_<N>.pth`` (not ``best_*``).
+_STEP_CHECKPOINT = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why a torch checkpoint cannot be resumed from, or None when it is whole.
+
+    A torch checkpoint is a zip archive whose members carry a CRC-32. The whole file
+    is streamed once and every member checked (``zipfile.testzip``, little memory):
+    ``torch.load`` itself finds a truncated file but loads a corrupted one silently.
+    Then the pickle is read as :func:`unsafe_globals` reads it.
+
+    Args:
+        path (str): the file.
+
+    Returns:
+        str or None: a short reason (``'truncated: not a complete zip archive'``), or
+        None. A file that holds objects only arbitrary unpickling could load is not
+        "unreadable": it is left to :func:`check_checkpoint_safe` to refuse.
+    """
+    import zipfile
+
+    from mmdistilldepth.utils.cli import UserInputError
+
+    if not os.path.isfile(path):
+        return 'it does not exist'
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            return f'not a complete zip archive ({exc})'
+        if bad is not None:
+            return f'its member {bad} fails its CRC check (the file is corrupt)'
+    elif os.path.getsize(path) == 0:
+        return 'it is empty'
+    else:
+        with open(path, 'rb') as f:
+            if f.read(4) == b'PK\x03\x04':  # a zip archive whose end is missing
+                return 'truncated: the zip archive has no end (a save or copy that was cut)'
+    try:
+        unsafe_globals(path)
+    except UserInputError:
+        return 'torch cannot read it (truncated, or not a torch checkpoint)'
+    return None
+
+
+def _step_of(path: str) -> int:
+    match = _STEP_CHECKPOINT.match(os.path.basename(path))
+    return int(match.group(1)) if match else -1
+
+
+def resume_checkpoint(work_dir: str, warn=None) -> Optional[str]:
+    """The newest whole checkpoint of ``work_dir``: what ``--resume`` (auto) continues from.
+
+    The file ``work_dir/last_checkpoint`` points to comes first; when it is missing,
+    truncated or corrupt (:func:`checkpoint_problem`: a node died while it was being
+    copied, a disk filled up, a bit flipped), the run falls back to the newest
+    other ``iter_<N>.pth``/``epoch_<N>.pth`` of the work dir that is whole, and
+    ``warn`` names the bad file in one line. The bad file is left where it is
+    (every rank makes the same choice, read-only); a later save of the same
+    iteration replaces it.
+
+    Args:
+        work_dir (str): the run's work dir.
+        warn (callable, optional): called with each one-line message; default prints
+            to stderr.
+
+    Returns:
+        str or None: the checkpoint, or None when the work dir has none (a fresh run).
+
+    Raises:
+        UserInputError: checkpoints exist but none of them is whole.
+    """
+    import sys
+
+    from mmdistilldepth.utils.cli import UserInputError
+
+    if warn is None:
+
+        def warn(message):
+            print(message, file=sys.stderr, flush=True)
+
+    pointer = os.path.join(work_dir, 'last_checkpoint')
+    candidates = []
+    if os.path.isfile(pointer):
+        with open(pointer, encoding='utf-8') as f:
+            named = f.read().strip()
+        if named:
+            candidates.append(named)
+    if os.path.isdir(work_dir):
+        found = [
+            os.path.join(work_dir, name)
+            for name in os.listdir(work_dir)
+            if _STEP_CHECKPOINT.match(name)
+        ]
+        named_step = _step_of(candidates[0]) if candidates else None
+        found.sort(key=_step_of, reverse=True)
+        for path in found:
+            same = candidates and os.path.abspath(path) == os.path.abspath(candidates[0])
+            # never go forward past what the pointer names (a save it does not count yet)
+            if not same and (named_step is None or named_step < 0 or _step_of(path) < named_step):
+                candidates.append(path)
+    if not candidates:
+        return None
+    bad = []
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            for i, (bad_path, why) in enumerate(bad):
+                then = (
+                    f'resuming from the previous good checkpoint {path}'
+                    if i == len(bad) - 1
+                    else 'trying an older one'
+                )
+                warn(f'resume: {bad_path} is unusable ({why}); {then}')
+            return path
+        bad.append((path, problem))
+    raise UserInputError(
+        f'no checkpoint in {work_dir} can be resumed from: '
+        + '; '.join(f'{p} ({why})' for p, why in bad)
+        + '; start over in a new work dir, or give a checkpoint with --resume PATH'
+    )
+
+
+#: Bytes hashed at each end of a teacher checkpoint for its fingerprint.
+FINGERPRINT_BYTES = 1 << 20
+
+
+def file_fingerprint(path: str) -> Optional[dict]:
+    """``{'size', 'sha256_ends'}`` of a file (a folder: of its files), None when missing.
+
+    The hash covers the first and the last MiB of each file with its size: cheap on
+    a multi-GB checkpoint, and it changes when the file is replaced by another
+    (retrained, truncated, re-downloaded as another version); copying or moving the
+    file keeps it.
+    """
+    import hashlib
+
+    if os.path.isdir(path):
+        files = sorted(
+            os.path.relpath(os.path.join(root, name), path)
+            for root, _, names in os.walk(path)
+            for name in names
+        )
+    elif os.path.isfile(path):
+        files = ['']
+    else:
+        return None
+    digest, size = hashlib.sha256(), 0
+    for rel in files:
+        full = os.path.join(path, rel) if rel else path
+        length = os.path.getsize(full)
+        size += length
+        digest.update(f'{rel}\0{length}\0'.encode())
+        with open(full, 'rb') as f:
+            digest.update(f.read(FINGERPRINT_BYTES))
+            if length > FINGERPRINT_BYTES:
+                f.seek(max(FINGERPRINT_BYTES, length - FINGERPRINT_BYTES))
+                digest.update(f.read())
+    return dict(size=size, sha256_ends=digest.hexdigest())
+
+
+def _teacher_checkpoint_paths(node, where: str = 'model') -> Dict[str, str]:
+    """``{'model.teacher.checkpoint': path}`` for every checkpoint outside the student."""
+    found = {}
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = f'{where}.{key}'
+            if where == 'model' and key == 'student':
+                continue  # the student's start: resuming does not read it
+            if key == 'checkpoint' and isinstance(value, str) and '://' not in value:
+                found[here] = value
+            else:
+                found.update(_teacher_checkpoint_paths(value, here))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            found.update(_teacher_checkpoint_paths(value, f'{where}.{i}'))
+    return found
+
+
+def teacher_fingerprints(model_cfg) -> Dict[str, dict]:
+    """``{config key: {'path', 'size', 'sha256_ends'}}`` of the teachers' checkpoints.
+
+    Every ``checkpoint`` string in the model config outside ``model.student`` (the
+    teacher's, an assistant's), local files or folders; hub references are skipped.
+    """
+    out = {}
+    for key, path in _teacher_checkpoint_paths(model_cfg).items():
+        fingerprint = file_fingerprint(path)
+        if fingerprint is not None:
+            out[key] = dict(path=path, **fingerprint)
+    return out
+
+
+def check_teachers_unchanged(checkpoint: str, model_cfg) -> None:
+    """Stop a resume whose teacher checkpoint is missing or not the one trained with.
+
+    The student checkpoint's ``meta['teacher_checkpoints']`` (written by
+    ``AtomicCheckpointHook``) is compared with the files the config names now.
+
+    Raises:
+        UserInputError: a teacher file is missing or its fingerprint changed; the
+            message names the file and the config key.
+    """
+    from mmdistilldepth.utils.cli import UserInputError
+
+    allow_mmengine_checkpoints()
+    try:
+        obj = torch.load(checkpoint, map_location='cpu', weights_only=True, mmap=True)
+    except (RuntimeError, ValueError, OSError, pickle.UnpicklingError):
+        obj = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    meta = obj.get('meta') if isinstance(obj, Mapping) else None
+    stored = (meta or {}).get('teacher_checkpoints') or {}
+    now = _teacher_checkpoint_paths(model_cfg)
+    for key, then in stored.items():
+        path = now.get(key, then.get('path'))
+        fingerprint = file_fingerprint(path)
+        if fingerprint is None:
+            raise UserInputError(
+                f'teacher checkpoint {path} ({key}) does not exist, but {checkpoint} was '
+                f'trained with it ({then.get("path")}, {then.get("size")} bytes): put it '
+                f'back, or point {key} at it with --cfg-options {key}=PATH'
+            )
+        if fingerprint != {k: then.get(k) for k in fingerprint}:
+            raise UserInputError(
+                f'teacher checkpoint {path} ({key}) changed since {checkpoint} was saved '
+                f'({then.get("size")} -> {fingerprint["size"]} bytes'
+                f'{", other content" if fingerprint["size"] == then.get("size") else ""}): '
+                'resuming would mix two teachers in one run; restore the file, or start a '
+                f'new run from the student weights with load_from={checkpoint}'
+            )
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read or does not fit the model."""
 

@@ -14,6 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
+from mmdistilldepth.models.distillers.cross_context_distiller import same_encoder_weights
 from mmdistilldepth.registry import DATASETS, MODELS
 from mmdistilldepth.utils import register_all_modules
 from tests.test_configs.tiny import tiny_pipeline
@@ -92,9 +93,18 @@ def tiny_model_cfg(cfg: Config) -> dict:
     student = dict(TINY_MODEL)
     if model_cfg['student'].get('max_depth') is not None:  # a metric student stays metric
         student['max_depth'] = model_cfg['student']['max_depth']
-    model_cfg['student'] = student
     if model_cfg['type'] == 'SupervisedDepthEstimator':
+        model_cfg['student'] = student
         return model_cfg
+    # L_feat's target encoder as the config decides it (from its checkpoint paths)
+    feat_source = model_cfg.get('feat_source', 'auto')
+    if feat_source == 'auto':
+        same = same_encoder_weights(
+            model_cfg['student'], model_cfg['teacher'], model_cfg.get('feat_encoder')
+        )
+        feat_source = 'teacher' if same else 'copy'
+    model_cfg['feat_source'] = feat_source
+    model_cfg['student'] = student
     model_cfg['teacher'] = _tiny_teacher(model_cfg['teacher'])
     model_cfg['train_size'] = (56, 56)
     if model_cfg.get('loss_feat'):
@@ -116,6 +126,9 @@ def run_one_iteration(cfg: Config, dataset_cfg: dict = None) -> dict:
     """
     model_cfg = tiny_model_cfg(cfg)
     model = MODELS.build(model_cfg)
+    # one checkpoint for both encoders, as the config has it
+    if model_cfg.get('feat_source') == 'teacher':
+        model.student.backbone.load_state_dict(model.teacher.model.backbone.state_dict())
     model.init_weights()
     supervised = model_cfg['type'] == 'SupervisedDepthEstimator'
     if supervised:
@@ -156,6 +169,9 @@ def run_one_iteration(cfg: Config, dataset_cfg: dict = None) -> dict:
     assert torch.isfinite(total)
     total.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.student.parameters())
+    # DDP with find_unused_parameters=False: every trainable parameter gets a gradient
+    idle = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not idle, f'trainable parameters without a gradient: {idle[:8]}'
     return losses
 
 

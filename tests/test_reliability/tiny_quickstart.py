@@ -25,6 +25,10 @@ TINY_OPTIONS = [
     'train_dataloader.batch_size=2',
     'train_dataloader.dataset.height=84',
     'train_dataloader.dataset.width=84',
+    # the views scaled with them (the quickstart's are 112 px views of 168 px scenes)
+    'train_dataloader.dataset.pipeline.0.global_size=42',
+    'train_dataloader.dataset.pipeline.0.shared_side=[48,None]',
+    'train_dataloader.dataset.pipeline.0.local_size=42',
     'optim_wrapper.type=SkipNonFiniteOptimWrapper',
     'default_hooks.logger.interval=1',
     'custom_hooks=[]',
@@ -90,5 +94,58 @@ def run(command: Sequence[str], timeout: float = 180) -> subprocess.CompletedPro
 
 
 def student_weights(path: str) -> Dict[str, torch.Tensor]:
+    from mmdistilldepth.models.checkpoint_loading import allow_mmengine_checkpoints
+
+    allow_mmengine_checkpoints()  # weights_only=True, with MMEngine's message hub
     state = torch.load(path, map_location='cpu', weights_only=True)['state_dict']
     return {k: v for k, v in state.items() if k.startswith('student.')}
+
+
+def fault_config(folder, plan) -> str:
+    """A quickstart config with ``FaultInjectionHook`` and its plan, written in ``folder``.
+
+    Args:
+        folder: where ``plan.json`` and ``quickstart_faults.py`` go.
+        plan (list): ``[{"id", "iter", "rank", "kind"}, ...]`` (FaultInjectionHook).
+
+    Returns:
+        str: the config; run it with :func:`fault_options` (which keep its hook).
+    """
+    import json
+
+    plan_path = osp.join(str(folder), 'plan.json')
+    with open(plan_path, 'w') as f:
+        json.dump(plan, f)
+    config = osp.join(str(folder), 'quickstart_faults.py')
+    with open(config, 'w') as f:
+        f.write(
+            f'_base_ = [{QUICKSTART!r}]\n'
+            f"custom_hooks = [dict(type='FaultInjectionHook', plan={plan_path!r})]\n"
+        )
+    return config
+
+
+def fault_options(max_iters: int, checkpoint_interval: int, num_workers: int) -> List[str]:
+    """:func:`tiny_options` without validation, keeping the config's custom hooks."""
+    options = tiny_options(max_iters, checkpoint_interval, num_workers, NO_VALIDATION)
+    return [o for o in options if not o.startswith('custom_hooks=')]
+
+
+def run_any(command: Sequence[str], timeout: float = 180, env=None) -> subprocess.CompletedProcess:
+    """:func:`run` without the check of the exit status."""
+    return subprocess.run(
+        list(command),
+        env=env or child_env(),
+        cwd=REPO_ROOT,
+        timeout=timeout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def different_tensors(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> List[str]:
+    """The names of the tensors that differ (all of them when the keys differ)."""
+    if a.keys() != b.keys():
+        return sorted(set(a) ^ set(b))
+    return [k for k in a if not torch.equal(a[k], b[k])]

@@ -50,3 +50,21 @@ def test_overrides_on_the_quickstart(tmp_path):
 def test_bad_setting_name():
     with pytest.raises(ValueError, match='names its table and setting'):
         run_ablation.setting_name('configs/cross_context/cross-context_dav2-l_x.py')
+
+
+def test_merge_results_of_one_process_per_seed(tmp_path):
+    import json
+
+    for seed, value in ((0, 0.2), (1, 0.3)):
+        root = tmp_path / f's{seed}'
+        root.mkdir()
+        runs = {'table2-both': [dict(seed=seed, abs_rel=value, delta1=0.5)]}
+        saved = dict(results=runs, minutes=10.0 + seed, iters=5, seeds=[seed], val_samples=2)
+        (root / 'results.json').write_text(json.dumps(saved))
+    merged = run_ablation.merge_results([str(tmp_path / 's1'), str(tmp_path / 's0')])
+    assert merged['seeds'] == [0, 1] and merged['minutes'] == 11.0
+    assert [r['seed'] for r in merged['results']['table2-both']] == [0, 1]
+    text = run_ablation.write_report(
+        merged['results'], 11.0, 5, [0, 1], 2, str(tmp_path / 'report.md'), {'a.b': 1}
+    )
+    assert '0.2500 ± 0.0707' in text and '`a.b=1`' in text

@@ -7,6 +7,10 @@ the hybrid range loss, both compiled with ``fullgraph=True``) by the compiled pl
 L1. Prints a markdown table (median of the repeats)::
 
     python tools/analysis/benchmark_losses.py --size 560 --batch 4 --threads 2
+
+``--cases hybrid`` keeps the rows whose name contains a word (the plain L1 rows are
+always kept); ``--profile`` then prints where the time of the hybrid range loss goes
+(torch profiler, top aten ops, eager).
 """
 
 from __future__ import annotations
@@ -67,8 +71,10 @@ def time_cases(
     mask: torch.Tensor,
     repeats: int,
     warmup: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
+    stat: Callable = statistics.median,
 ) -> Dict[str, float]:
-    """Median seconds of forward + backward of every case.
+    """Median (or ``stat``) seconds of forward + backward of every case.
 
     The cases are interleaved (one run of each per round, after warm-up rounds that
     also compile), so a slow spell of a shared machine hits them all alike.
@@ -79,13 +85,13 @@ def time_cases(
             pred.grad = None
             if pred.is_cuda:
                 torch.cuda.synchronize()
-            start = time.perf_counter()
+            start = clock()
             fn(pred, target, mask).backward()
             if pred.is_cuda:
                 torch.cuda.synchronize()
             if round_ >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+                times[name].append(clock() - start)
+    return {name: stat(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -96,6 +102,18 @@ def main() -> None:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--no-compile', action='store_true', help='skip the torch.compile rows')
+    parser.add_argument(
+        '--cases', nargs='*', default=None, help='keep only the rows whose name contains a word'
+    )
+    parser.add_argument(
+        '--profile', action='store_true', help='print the top ops of the hybrid range loss'
+    )
+    parser.add_argument(
+        '--cpu-time',
+        action='store_true',
+        help='time the process CPU time and keep the minimum (on a loaded machine, with '
+        '--threads 1: descheduled time then does not count)',
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -105,8 +123,23 @@ def main() -> None:
     pred = (target * 0.5 + torch.rand(shape, device=device)).requires_grad_()
     mask = torch.rand(shape, device=device) > 0.1
     cases = losses(not args.no_compile)
+    if args.cases:
+        cases = {
+            name: case
+            for name, case in cases.items()
+            if name.startswith('plain') or any(word in name for word in args.cases)
+        }
+    clock, stat = time.perf_counter, statistics.median
+    if args.cpu_time:
+        clock, stat = time.process_time, min
     results = time_cases(
-        {name: fn for name, (fn, _) in cases.items()}, pred, target, mask, args.repeats
+        {name: fn for name, (fn, _) in cases.items()},
+        pred,
+        target,
+        mask,
+        args.repeats,
+        clock=clock,
+        stat=stat,
     )
 
     # Feature alignment runs on (B, N, C) tokens, not on depth maps.
@@ -124,8 +157,9 @@ def main() -> None:
     )
     print(
         f'forward + backward, B={args.batch}, {args.size}x{args.size}, float32, '
-        f'{where}, torch threads: {torch.get_num_threads()}, median of '
-        f'{args.repeats}; torch {torch.__version__}\n'
+        f'{where}, torch threads: {torch.get_num_threads()}, '
+        f'{"minimum CPU time" if args.cpu_time else "median"} of {args.repeats}; '
+        f'torch {torch.__version__}\n'
     )
     print('| loss | ms | ratio to | ratio |')
     print('|---|---|---|---|')
@@ -136,6 +170,32 @@ def main() -> None:
         f'\nfeature alignment, {args.batch}x{feats.shape[1]}x{feats.shape[2]} tokens: '
         f'{feat_time * 1e3:.1f} ms'
     )
+    if args.profile:
+        print_profile(cases[HYBRID_RANGE][0], pred, target, mask)
+
+
+def print_profile(loss: Callable, pred, target, mask, rows: int = 15) -> None:
+    """Self time of the top aten ops of one forward + backward (after a warm-up)."""
+    from torch.profiler import profile
+
+    pred.grad = None
+    loss(pred, target, mask).backward()
+    with profile(record_shapes=True) as prof:
+        pred.grad = None
+        loss(pred, target, mask).backward()
+    events = sorted(
+        prof.key_averages(group_by_input_shape=True), key=lambda e: -e.self_cpu_time_total
+    )
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f'\n{HYBRID_RANGE}, eager, where the time goes (self time, profiler on):\n')
+    print('| op | input shapes | calls | ms | share |')
+    print('|---|---|---|---|---|')
+    for e in events[:rows]:
+        shapes = ', '.join(str(tuple(s)) for s in e.input_shapes if s)
+        print(
+            f'| {e.key} | {shapes[:60]} | {e.count} | {e.self_cpu_time_total / 1e3:.1f} | '
+            f'{e.self_cpu_time_total / total:.0%} |'
+        )
 
 
 if __name__ == '__main__':

@@ -1,8 +1,13 @@
 """FLOPs and memory of one training iteration of a config, on any device.
 
     python tools/analysis/benchmark_train_step.py CONFIG [--device meta|cpu|cuda]
-        [--batch-size B] [--json FILE] [--amp bf16] [--grad-checkpoint] [--sdpa]
-        [--teacher-micro-batch N] [--iters N] [--cfg-options KEY=VALUE ...]
+        [--batch-size B] [--json FILE] [--amp {none,bf16}] [--[no-]grad-checkpoint]
+        [--[no-]sdpa] [--teacher-micro-batch N] [--iters N] [--cfg-options KEY=VALUE ...]
+
+The memory levers are the config's own switches (:func:`config_levers`): bf16 autocast
+(``optim_wrapper.type='AutocastOptimWrapper'``), activation checkpointing
+(``model.student.with_cp``), fused SDPA (``fused_attn`` of every ``DepthAnythingV2``),
+teacher micro-batches (``model.teacher.max_batch``); the four flags override them.
 
 Builds the config's model (the distiller with its teacher, student, losses and the
 frozen ``L_feat`` encoder) and its optimizer wrapper (``build_optim_wrapper``), makes a
@@ -26,7 +31,7 @@ Reported (printed, and with ``--json`` written as JSON):
   gradients and transients are all included as the code really holds them. On
   ``meta`` the GPU path is emulated: fused SDPA saves q, k, v, out and logsumexp
   (the meta device would run the math path and save the (B, h, N, N) attention
-  matrix), and autocast (``--amp bf16``, and always for the teacher, which runs
+  matrix), and autocast (bf16 lever on, and always for the teacher, which runs
   under bf16 autocast on CUDA) casts as CUDA's autocast does. The assumptions are
   listed in the JSON (``assumptions``) and in docs/performance.md;
 * ``fits_gib``: the largest batch for 16, 24, 32, 40 and 80 GiB GPUs, from a
@@ -43,6 +48,7 @@ import argparse
 import contextlib
 import copy
 import functools
+import gc
 import json
 import math
 import os
@@ -121,24 +127,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         choices=['none', 'bf16'],
-        default='none',
-        help='bf16 autocast of the student forward and the losses',
+        default=None,
+        help="override the config's bf16 autocast switch (optim_wrapper.type "
+        "'AutocastOptimWrapper'): bf16 autocast of the student forward and the losses, "
+        'or none (fp32)',
     )
     parser.add_argument(
         '--grad-checkpoint',
-        action='store_true',
-        help="activation checkpointing of the student's encoder blocks",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="override the config's model.student.with_cp (activation checkpointing of "
+        "the student's encoder blocks)",
     )
     parser.add_argument(
         '--sdpa',
-        action='store_true',
-        help='fused scaled-dot-product attention in every DINOv2 encoder',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="override every DepthAnythingV2's fused_attn (fused scaled-dot-product "
+        'attention in the DINOv2 encoders)',
     )
     parser.add_argument(
         '--teacher-micro-batch',
         type=int,
         default=None,
-        help='run the teacher on chunks of at most N views',
+        help="override the config's model.teacher.max_batch: run the teacher on chunks "
+        'of at most N views (0: all views in one call)',
     )
     parser.add_argument(
         '--image-size',
@@ -184,6 +197,23 @@ def _drop_checkpoints(node) -> None:
             _drop_checkpoints(value)
 
 
+def _resolve_feat_source(model_cfg: dict) -> None:
+    """Decide a distiller's ``feat_source='auto'`` from the checkpoint paths before
+    they are dropped (the decision depends on them), in place.
+    """
+    if model_cfg.get('type') != 'CrossContextDistiller' or model_cfg.get('loss_feat') is None:
+        return
+    if model_cfg.get('feat_source', 'auto') != 'auto':
+        return
+    from mmdistilldepth.models.distillers.cross_context_distiller import same_encoder_weights
+
+    kwargs = {k: model_cfg[k] for k in ('student_mean', 'student_std') if k in model_cfg}
+    same = same_encoder_weights(
+        model_cfg.get('student'), model_cfg.get('teacher'), model_cfg.get('feat_encoder'), **kwargs
+    )
+    model_cfg['feat_source'] = 'teacher' if same else 'copy'
+
+
 def _estimators(model_cfg: dict) -> List[dict]:
     """The ``DepthAnythingV2`` configs inside a distiller config (student, teacher)."""
     found = []
@@ -202,27 +232,89 @@ def _estimators(model_cfg: dict) -> List[dict]:
     return found
 
 
+_AUTOCAST_WRAPPERS = ('AutocastOptimWrapper', 'ShardedClipOptimWrapper')
+_AMP_WRAPPERS = ('AmpOptimWrapper', 'SkipNonFiniteAmpOptimWrapper')
+
+
+def config_levers(cfg) -> dict:
+    """The memory levers as the config sets them (after the overrides).
+
+    * ``amp``: ``'bf16'`` when ``optim_wrapper.type`` autocasts to bfloat16
+      (``AutocastOptimWrapper``, or MMEngine's ``AmpOptimWrapper`` with
+      ``dtype='bfloat16'``), ``'fp16'`` for an fp16 AMP wrapper, else ``'none'``;
+    * ``grad_checkpoint``: ``model.student.with_cp``;
+    * ``sdpa``: every ``DepthAnythingV2`` in the model has ``fused_attn`` (its default);
+    * ``teacher_micro_batch``: ``model.teacher.max_batch`` (None: one call).
+    """
+    optim = cfg.get('optim_wrapper') or {}
+    kind = optim.get('type', 'OptimWrapper')
+    amp = 'none'
+    if kind in _AUTOCAST_WRAPPERS:
+        amp = 'bf16' if optim.get('dtype', 'bfloat16') in ('bfloat16', 'bf16') else 'fp16'
+    elif kind in _AMP_WRAPPERS:
+        amp = (
+            'bf16' if str(optim.get('dtype')) in ('bfloat16', 'bf16', 'torch.bfloat16') else 'fp16'
+        )
+    student = cfg.model.get('student') or {}
+    teacher = cfg.model.get('teacher') or {}
+    estimators = _estimators(cfg.model)
+    return dict(
+        amp=amp,
+        grad_checkpoint=bool(isinstance(student, dict) and student.get('with_cp', False)),
+        sdpa=bool(estimators) and all(e.get('fused_attn', True) for e in estimators),
+        teacher_micro_batch=(teacher.get('max_batch') if isinstance(teacher, dict) else None),
+    )
+
+
 def load_benchmark_config(args: argparse.Namespace):
-    """The config with the overrides, checkpoints dropped and the levers applied."""
+    """The config with the overrides, checkpoints dropped and the CLI levers applied.
+
+    Without a lever flag the config's own switch holds (:func:`config_levers`).
+    """
     from mmdistilldepth.utils import load_config
 
     cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.device == 'meta' and cfg.model.get('compile'):
+        cfg.model['compile'] = False  # meta counts FLOPs and bytes: the same eager
     if not args.load_checkpoints:
+        _resolve_feat_source(cfg.model)
         _drop_checkpoints(cfg.model)
-    if args.grad_checkpoint:
+    if args.amp == 'bf16':
+        cfg.optim_wrapper['type'] = 'AutocastOptimWrapper'
+        cfg.optim_wrapper['dtype'] = 'bfloat16'
+    elif args.amp == 'none' and config_levers(cfg)['amp'] != 'none':
+        cfg.optim_wrapper['type'] = 'SkipNonFiniteOptimWrapper'
+        for key in ('dtype', 'loss_scale'):
+            cfg.optim_wrapper.pop(key, None)
+    if args.grad_checkpoint is not None:
         student = cfg.model.get('student')
         if not (isinstance(student, dict) and student.get('type') == 'DepthAnythingV2'):
             raise SystemExit(
                 'benchmark_train_step.py: --grad-checkpoint needs a '
                 'DepthAnythingV2 student (model.student.type); it sets with_cp'
             )
-        student['with_cp'] = True
-    if args.sdpa:
+        student['with_cp'] = bool(args.grad_checkpoint)
+    if args.sdpa is not None:
         for est in _estimators(cfg.model):
-            est['fused_attn'] = True
+            est['fused_attn'] = bool(args.sdpa)
+    teacher = cfg.model.get('teacher')
+    if args.teacher_micro_batch is not None and isinstance(teacher, dict):
+        if teacher.get('type') in ('DepthAnythingTeacher', 'MiDaSTeacher'):
+            teacher['max_batch'] = int(args.teacher_micro_batch) or None
     return cfg
+
+
+def benchmark_levers(cfg, args: argparse.Namespace) -> dict:
+    """The levers of the run: the config's, with ``--teacher-micro-batch`` for any
+    teacher (every teacher reads ``BaseTeacher.max_batch``; run_iteration sets it on
+    the built teacher when its constructor has no such argument).
+    """
+    levers = config_levers(cfg)
+    if args.teacher_micro_batch is not None:
+        levers['teacher_micro_batch'] = int(args.teacher_micro_batch) or None
+    return levers
 
 
 # --------------------------------------------------------------------------- batch
@@ -461,11 +553,13 @@ class IterationTracker(TorchDispatchMode):
 
     @contextlib.contextmanager
     def phase(self, name: str):
+        gc.collect()  # reference cycles are freed where refcounting would free them
         self.phase_stack.append(name)
         try:
             yield
         finally:
             self.phase_stack.pop()
+            gc.collect()
 
     def _free(self, key: int) -> None:
         entry = self.live.pop(key, None)
@@ -548,20 +642,6 @@ def _phase_wrapper(tracker, phase: str, before=None):
     return around
 
 
-def _micro_batched(predict, size: int):
-    @functools.wraps(predict)
-    def wrapped(images, gt_depth=None):
-        outs = [
-            predict(
-                images[i : i + size], gt_depth=None if gt_depth is None else gt_depth[i : i + size]
-            )
-            for i in range(0, images.shape[0], size)
-        ]
-        return torch.cat(outs)
-
-    return wrapped
-
-
 def _reenter_in_recompute(
     blocks, emulation: GpuPathEmulation, amp_dtype: Optional[torch.dtype]
 ) -> None:
@@ -573,6 +653,7 @@ def _reenter_in_recompute(
 
     def pre(module, inputs):
         if torch._C._len_torch_function_stack() == 0:
+            gc.collect()
             region = emulation.autocast(amp_dtype)
             emulation.__enter__()
             region.__enter__()
@@ -588,7 +669,7 @@ def _reenter_in_recompute(
         block.register_forward_hook(post)
 
 
-def build_model_and_optim(cfg, device: str, amp: str):
+def build_model_and_optim(cfg, device: str):
     from mmengine.optim import build_optim_wrapper
 
     from mmdistilldepth.registry import MODELS
@@ -596,12 +677,13 @@ def build_model_and_optim(cfg, device: str, amp: str):
     with torch.device(device) if device == 'meta' else contextlib.nullcontext():
         model = MODELS.build(copy.deepcopy(cfg.model))
     if device != 'meta':  # as the runner does; on meta the constructor did it all
+        if getattr(model, 'feat_source', None) == 'teacher' and model.student.checkpoint is None:
+            # the config loads one checkpoint into both encoders; random weights here:
+            # give the student the teacher's encoder, as that checkpoint would
+            model.student.backbone.load_state_dict(model.teacher.model.backbone.state_dict())
         model.init_weights()
     model = model.to(device)
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-    if amp == 'bf16' and device != 'meta':
-        optim_cfg['type'] = 'AutocastOptimWrapper'
-        optim_cfg['dtype'] = 'bfloat16'
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     return model, optim_wrapper
 
@@ -635,10 +717,10 @@ def _optimizer_state_bytes(optim_wrapper) -> int:
     return _storages_bytes(tensors)
 
 
-def run_iteration(cfg, args, batch_size: int) -> dict:
+def run_iteration(cfg, args, levers: dict, batch_size: int) -> dict:
     """Build, make the batch, run one tracked iteration; returns the raw figures."""
     device = args.device
-    model, optim_wrapper = build_model_and_optim(cfg, device, args.amp)
+    model, optim_wrapper = build_model_and_optim(cfg, device)
     model.train()
     batch = make_batch(cfg, batch_size, args.image_size)
     _init_optimizer_state(optim_wrapper)
@@ -664,7 +746,7 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
         fake_scalars=meta,
         static_keys=[t.untyped_storage()._cdata for t in params + buffers + opt_tensors],
     )
-    amp_dtype = torch.bfloat16 if args.amp == 'bf16' else None
+    amp_dtype = dict(bf16=torch.bfloat16, fp16=torch.float16).get(levers['amp'])
 
     def autocast(dtype):
         return (lambda: emulation.autocast(dtype)) if emulation is not None else None
@@ -673,10 +755,17 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
     _wrap(model.data_preprocessor, 'forward', _phase_wrapper(tracker, 'preprocess'))
     teacher = getattr(model, 'teacher', None)
     if teacher is not None:
-        if args.teacher_micro_batch:
-            _wrap(teacher, 'predict', lambda fn: _micro_batched(fn, args.teacher_micro_batch))
+        teacher.max_batch = levers['teacher_micro_batch']
         teacher_dtype = getattr(teacher, 'autocast_dtype', torch.bfloat16)
-        _wrap(teacher, 'predict', _phase_wrapper(tracker, 'teacher', autocast(teacher_dtype)))
+        for method in ('predict', 'predict_with_features'):
+            if hasattr(teacher, method):
+                _wrap(teacher, method, _phase_wrapper(tracker, 'teacher', autocast(teacher_dtype)))
+        if hasattr(teacher, 'encode'):  # feat_source='teacher': L_feat's encoder calls
+            _wrap(
+                teacher,
+                'encode',
+                _phase_wrapper(tracker, 'frozen_encoder', autocast(teacher_dtype)),
+            )
     _wrap(
         model.student,
         'forward_with_features',
@@ -694,7 +783,7 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
     _wrap(optim_wrapper, 'backward', _phase_wrapper(tracker, 'student_backward'))
     _wrap(optim_wrapper, 'step', _phase_wrapper(tracker, 'optimizer'))
 
-    if emulation is not None and args.grad_checkpoint:
+    if emulation is not None and levers['grad_checkpoint']:
         _reenter_in_recompute(model.student.backbone.blocks, emulation, amp_dtype)
         # recompute whole blocks, so that the hooks that close the emulation run
         modes_extra = [torch.utils.checkpoint.set_checkpoint_early_stop(False)]
@@ -731,6 +820,14 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
             stack.enter_context(mode)
         stack.enter_context(tracker)
         stack.enter_context(torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t))
+        # Deterministic peak: no automatic collection at random times; reference
+        # cycles are collected at every phase boundary and before every recomputed
+        # checkpointed block (IterationTracker.phase, _reenter_in_recompute).
+        gc.collect()
+        gc.freeze()  # the objects made so far are not garbage: collections skip them
+        gc.disable()
+        stack.callback(gc.unfreeze)
+        stack.callback(gc.enable)
         start = time.perf_counter()
         model.train_step(batch, optim_wrapper)
         elapsed = time.perf_counter() - start
@@ -756,7 +853,7 @@ def run_iteration(cfg, args, batch_size: int) -> dict:
 def peak_tflops(name: str, amp: str) -> Optional[float]:
     for key, half, single in PEAK_TFLOPS:
         if key.lower() in name.lower():
-            return half if amp == 'bf16' else single
+            return half if amp in ('bf16', 'fp16') else single
     return None
 
 
@@ -771,7 +868,7 @@ def fits(fixed_gib: float, per_sample_gib: float) -> Dict[str, int]:
     return result
 
 
-def assumptions(args) -> List[str]:
+def assumptions(args, levers: dict) -> List[str]:
     items = [
         'flops: torch.utils.flop_counter formulas (matmul, convolution, attention); '
         'elementwise ops, normalizations and the optimizer count 0; a multiply-add is '
@@ -805,16 +902,26 @@ def assumptions(args) -> List[str]:
             'that would add)',
             'meta device: the teacher runs under emulated bf16 autocast as on CUDA '
             '(DepthAnythingTeacher.autocast_dtype); the student and the losses too '
-            'with --amp bf16 (CUDA autocast cast policy: matmul/conv/SDPA in bf16, '
+            'with the bf16 lever (CUDA autocast cast policy: matmul/conv/SDPA in bf16, '
             'norms/softmax/reductions in fp32, parameters cast once per region)',
             'meta device: data-dependent Python scalars read True / 0 / 1.0 (finite '
             'checks pass); the loss shapes do not depend on values',
         ]
-    if args.teacher_micro_batch:
+    if levers['teacher_micro_batch']:
         items.append(
-            f'the teacher runs on chunks of {args.teacher_micro_batch} views '
-            '(modelled in this tool by wrapping its predict)'
+            f'the teacher runs on chunks of {levers["teacher_micro_batch"]} views '
+            '(BaseTeacher.max_batch)'
         )
+    if levers['grad_checkpoint']:
+        items.append(
+            'activation checkpointing: the recomputed blocks run under the same '
+            'emulation (SDPA kernel, autocast) as the first forward'
+        )
+    items.append(
+        'reference cycles are collected at every phase boundary and before every '
+        'recomputed block (automatic GC off during the iteration), so the figure is '
+        'deterministic and counts what reference counting frees'
+    )
     return items
 
 
@@ -828,9 +935,10 @@ def benchmark(args: argparse.Namespace) -> dict:
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('benchmark_train_step.py: --device cuda but CUDA is not available')
     cfg = load_benchmark_config(args)
+    levers = benchmark_levers(cfg, args)
     batch_size = args.batch_size or int(cfg.train_dataloader.batch_size)
     torch.manual_seed(0)
-    main = run_iteration(cfg, args, batch_size)
+    main = run_iteration(cfg, args, levers, batch_size)
     gib = lambda b: round(b / GIB, 3)  # noqa: E731
     tracker = main['tracker']
     peak = main.get('cuda_peak_bytes', tracker.peak_bytes)
@@ -838,12 +946,7 @@ def benchmark(args: argparse.Namespace) -> dict:
         config=args.config,
         device=args.device,
         batch_size=batch_size,
-        levers=dict(
-            amp=args.amp,
-            grad_checkpoint=args.grad_checkpoint,
-            sdpa=args.sdpa,
-            teacher_micro_batch=args.teacher_micro_batch,
-        ),
+        levers=levers,
         flops_per_iter=main['flops'],
         flops_breakdown=main['flops_breakdown'],
         peak_memory_gib=gib(peak),
@@ -864,7 +967,7 @@ def benchmark(args: argparse.Namespace) -> dict:
         report['simulated_peak_memory_gib'] = gib(tracker.peak_bytes)
     if not args.no_fit:
         other_bs = batch_size // 2 if batch_size > 1 else 2
-        second = run_iteration(cfg, args, other_bs)
+        second = run_iteration(cfg, args, levers, other_bs)
         peak2 = second.get('cuda_peak_bytes', second['tracker'].peak_bytes)
         per_sample = (peak - peak2) / (batch_size - other_bs) / GIB
         fixed = peak / GIB - per_sample * batch_size
@@ -875,10 +978,21 @@ def benchmark(args: argparse.Namespace) -> dict:
             per_sample_gib=round(per_sample, 4),
             flops_per_sample=(main['flops'] - second['flops']) / (batch_size - other_bs),
         )
+    strategy = cfg.get('strategy') or {}
+    if strategy.get('type') == 'FSDPStrategy':
+        # FULL_SHARD: each process keeps 1/N of the trainable parameters, their
+        # gradients and AdamW state, plus the full parameters of the units in flight
+        # (the running ViT block and the prefetched next one)
+        sharded = main['grad_bytes'] + main['grad_bytes'] + main['opt_bytes']
+        blocks = max(1, len(getattr(getattr(cfg.model, 'student', None), 'blocks', [])) or 40)
+        in_flight = 2 * main['grad_bytes'] / blocks
+        report['fsdp_peak_gib_per_process'] = {
+            str(n): gib(peak - sharded * (1 - 1 / n) + in_flight) for n in (1, 2, 4, 8, 16)
+        }
     if args.device == 'cuda':
         step = main['step_time_s']
         name = torch.cuda.get_device_name()
-        peak_tf = peak_tflops(name, args.amp)
+        peak_tf = peak_tflops(name, levers['amp'])
         report.update(
             gpu=name,
             step_time_s=round(step, 4),
@@ -887,7 +1001,7 @@ def benchmark(args: argparse.Namespace) -> dict:
             peak_tflops=peak_tf,
             mfu=None if peak_tf is None else round(main['flops'] / step / (peak_tf * 1e12), 4),
         )
-    report['assumptions'] = assumptions(args)
+    report['assumptions'] = assumptions(args, levers)
     return report
 
 

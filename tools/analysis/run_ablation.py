@@ -112,6 +112,69 @@ def fmt(values) -> str:
     return f'{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}'
 
 
+def teacher_detail(cfg: Config, num_images: int = 32) -> dict:
+    """How much finer the teacher's local patches are than its whole-image prediction.
+
+    For synthetic training images of ``cfg`` (with their local patches from its
+    pipeline), the teacher predicts (a) the whole image (the global view, as in
+    Table 2's baseline) and (b) each local patch. Both are compared with the true
+    disparity on the patch after a least-squares fit in disparity: AbsRel of (a) cut at
+    the patch and of (b). Their ratio is what local-global distillation can add.
+    """
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from mmdistilldepth.evaluation.functional.alignment import NoValidPixelError, align_values
+    from mmdistilldepth.models.distillers import crop_resize
+    from mmdistilldepth.registry import DATASETS, MODELS
+
+    model = MODELS.build(cfg.model)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    errors = {'whole image, cut at the patch': [], 'the patch itself': []}
+    for i in range(num_images):
+        data = model.data_preprocessor(pseudo_collate([dataset[i]]), True)
+        views = model._views(data['inputs'], data['data_samples'])
+        t_whole = model._teacher_views([views['global']])[0]
+        t_local = model._teacher_views([views['local']])[0]
+        n = len(views['local'])
+        boxes = views['boxes']['local'].flatten(0, 1)
+        index = torch.zeros(n, dtype=torch.long)
+        whole_cut = crop_resize(t_whole, boxes, index, model.train_size)
+        truth = views['local'][:, 3:]  # the true disparity of each patch
+        for name, pred in (
+            ('whole image, cut at the patch', whole_cut),
+            ('the patch itself', t_local),
+        ):
+            for p, t in zip(pred, truth):
+                valid = t > 0
+                if int(valid.sum()) < 64:  # a patch of sky: nothing to compare
+                    continue
+                try:
+                    depth, _, _ = align_values(p[valid], 1.0 / t[valid], 'least_square_disparity')
+                except NoValidPixelError:
+                    continue
+                gt = 1.0 / t[valid]
+                errors[name].append(float(((depth - gt).abs() / gt).mean()))
+    return {k: statistics.mean(v) for k, v in errors.items()}
+
+
+def merge_results(roots) -> dict:
+    """The runs of several work roots (one process per seed) as one results.json."""
+    merged = None
+    for root in roots:
+        with open(osp.join(root, 'results.json')) as f:
+            saved = json.load(f)
+        if merged is None:
+            merged = dict(saved, results={}, seeds=[], minutes=0.0)
+        for name, runs in saved['results'].items():
+            merged['results'].setdefault(name, []).extend(runs)
+        merged['seeds'] = sorted(set(merged['seeds']) | set(saved['seeds']))
+        merged['minutes'] = max(merged['minutes'], saved['minutes'])  # they ran side by side
+    for runs in merged['results'].values():
+        runs.sort(key=lambda r: r['seed'])
+    return merged
+
+
 GROUPS = {
     'Table 1, shared-context distillation only': 'table1-shared-context-',
     'Table 1, local-global distillation only': 'table1-local-global-',
@@ -221,15 +284,31 @@ def main(argv=None):
     )
     parser.add_argument('--out', default='docs/ablation.md')
     parser.add_argument(
+        '--teacher-detail',
+        action='store_true',
+        help="only measure how much finer the teacher's local patches are (no training)",
+    )
+    parser.add_argument(
         '--report-only',
         action='store_true',
         help='rewrite the report from WORK_ROOT/results.json, no training',
     )
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='keep the runs already in WORK_ROOT/results.json and train only the others',
+    )
+    parser.add_argument(
+        '--merge',
+        nargs='+',
+        default=None,
+        help='with --report-only: the work roots whose results.json are merged (several '
+        'processes, e.g. one per seed)',
+    )
     args = parser.parse_args(argv)
     results_file = osp.join(args.work_root, 'results.json')
     if args.report_only:
-        with open(results_file) as f:
-            saved = json.load(f)
+        saved = merge_results(args.merge) if args.merge else json.load(open(results_file))
         text = write_report(
             saved['results'],
             saved['minutes'],
@@ -243,6 +322,13 @@ def main(argv=None):
         return text
 
     register_all_modules()
+    if args.teacher_detail:
+        cfg = Config.fromfile(QUICKSTART)
+        cfg.merge_from_dict(args.cfg_options)
+        detail = teacher_detail(cfg)
+        for name, value in detail.items():
+            print(f'teacher AbsRel on the local patches, {name}: {value:.4f}')
+        return detail
     paths = sorted(glob.glob(osp.join(ABLATIONS, '*.py')))
     settings = {setting_name(p): leaf_overrides(p) for p in paths}
     if args.only:
@@ -251,6 +337,9 @@ def main(argv=None):
             parser.error(f'--only: unknown settings {unknown}; known: {sorted(settings)}')
         settings = {k: v for k, v in settings.items() if k in args.only}
     results = {}
+    if args.resume and osp.isfile(results_file):
+        with open(results_file) as f:
+            results = json.load(f)['results']
     start = time.time()
     total = len(settings) * len(args.seeds)
     done = 0
@@ -275,6 +364,9 @@ def main(argv=None):
     os.makedirs(args.work_root, exist_ok=True)
     for seed in args.seeds:  # seed-major: a run cut short still has every setting
         for name, overrides in settings.items():
+            if any(r['seed'] == seed for r in results.get(name, [])):
+                done += 1
+                continue
             cfg = build_cfg(name, overrides, seed, args.iters, args.work_root, args.val_samples)
             cfg.merge_from_dict(args.cfg_options)
             key = (seed, json.dumps(cfg.model.to_dict(), sort_keys=True, default=str))

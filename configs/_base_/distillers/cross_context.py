@@ -18,4 +18,5 @@ model = dict(
     loss_grad=dict(type='GradientMatchingLoss', scales=4),
     loss_feat=dict(type='FeatureAlignmentLoss', margin=0.85),
     loss_weights=dict(sc=1.0, lg=0.5, feat=1.0, grad=2.0),
+    compile=False,
 )

@@ -36,6 +36,11 @@ def cover_window(shape: Sequence[int], size: Sequence[int]) -> Tuple[int, int, i
 class ResizeCanvas(BaseTransform):
     """Scale an image (and its depth, if any) to cover ``size``, keeping the middle.
 
+    The training configs no longer use it: ``CrossContextCrops`` draws every view in
+    the image's own pixels and the distiller cuts them from the original image (the
+    paper's section 4.1; a centred square canvas cut off the sides of a 3:2 photo).
+    It stays for pipelines that need one fixed size.
+
     The aspect ratio is kept: the centred window of the image that has the canvas's
     aspect ratio (:func:`cover_window`) is cut out first, then resized to the
     canvas, so the cost does not grow with the image's other side (a 20000x200

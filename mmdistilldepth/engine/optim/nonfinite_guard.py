@@ -6,7 +6,7 @@ import logging
 from typing import Dict, Optional
 
 import torch
-from mmengine.dist import get_world_size
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
@@ -28,7 +28,11 @@ class NonFiniteGuardMixin:
       communication;
     - before the step, the gradients are checked (one norm over all of them): if
       one is not finite (a NaN or inf loss on any rank, or an overflow in a bf16
-      backward), the step is skipped and the gradients are zeroed. Wrappers with a
+      backward), the step is skipped and the gradients are zeroed. Under DDP the
+      ranks also all-reduce the finite flag (its minimum), so they decide together
+      even where the gradients were not averaged (parameters outside DDP, a
+      ``no_sync`` window): no rank steps while another skips, so the weights of the
+      ranks never drift apart. Wrappers with a
       loss scaler (``AmpOptimWrapper``) leave the check to the scaler, which skips
       such steps itself; a step it skipped is counted the same way.
 
@@ -79,9 +83,14 @@ class NonFiniteGuardMixin:
             for p in group['params']
             if p.grad is not None
         ]
-        if not grads:
-            return True
-        return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+        finite = (
+            torch.isfinite(torch.nn.utils.get_total_norm(grads)).to(torch.int32).reshape(1)
+            if grads
+            else torch.ones(1, dtype=torch.int32)
+        )
+        if get_world_size() > 1:  # every rank takes the same decision
+            all_reduce(finite, op='min')
+        return bool(finite.item())
 
     def update_params(
         self,

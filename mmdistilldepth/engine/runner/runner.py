@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import os.path as osp
+import signal
 
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
@@ -44,6 +46,39 @@ class ConsoleFormatter(logging.Formatter):
         return self.inner.format(record)
 
 
+class IgnoreSignalsInWorker:
+    """A dataloader ``worker_init_fn``: the worker ignores preemption signals, then ``inner``.
+
+    ``SIGUSR1`` is ignored. ``SIGTERM`` is ignored while the main process runs; once
+    it exits (an ``atexit`` flag in shared memory), the ``SIGTERM`` that
+    ``multiprocessing`` sends its workers at exit ends the worker as usual, so a run
+    never waits on a worker at exit. SIGKILL always kills it, and a worker whose
+    main process is gone ends by itself (PyTorch's workers watch their parent).
+    """
+
+    def __init__(self, inner=None) -> None:
+        import atexit
+        import multiprocessing
+
+        self.inner = inner
+        self.exiting = multiprocessing.RawValue('b', 0)
+        atexit.register(self._set_exiting)  # runs before multiprocessing's own (LIFO)
+
+    def _set_exiting(self) -> None:
+        self.exiting.value = 1
+
+    def _on_sigterm(self, number, frame) -> None:
+        if self.exiting.value:
+            os._exit(0)  # as PyTorch's workers do on their parent's SIGTERM
+
+    def __call__(self, worker_id: int) -> None:
+        if hasattr(signal, 'SIGUSR1'):
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        if self.inner is not None:
+            self.inner(worker_id)
+
+
 def _is_console(handler: logging.Handler) -> bool:
     return isinstance(handler, logging.StreamHandler) and not isinstance(
         handler, logging.FileHandler
@@ -70,6 +105,20 @@ class DepthRunner(Runner):
             f'config: {osp.join(self.work_dir, name)}; environment, config and '
             f'hooks: {osp.join(self.log_dir, self.timestamp + ".log")}'
         )
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed: bool = False):
+        """MMEngine's ``build_dataloader``; the workers ignore SIGTERM and SIGUSR1.
+
+        See :class:`IgnoreSignalsInWorker`: on a preemption signal sent to the whole
+        job, the main process saves a checkpoint and stops the workers itself.
+        """
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if getattr(loader, 'num_workers', 0) > 0 and not isinstance(
+            loader.worker_init_fn, IgnoreSignalsInWorker
+        ):
+            loader.worker_init_fn = IgnoreSignalsInWorker(loader.worker_init_fn)
+        return loader
 
     def load_checkpoint(
         self,

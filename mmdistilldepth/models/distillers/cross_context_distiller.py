@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -66,11 +67,9 @@ def pad_to(image: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     return F.pad(image[None].float(), (0, dw, 0, dh), mode='replicate')[0]
 
 
-def valid_mask(shapes: torch.Tensor, size: Tuple[int, int]) -> Optional[torch.Tensor]:
-    """(B, 1, H, W) True inside each image's top-left (h, w); None when all are full."""
+def valid_mask(shapes: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """(B, 1, H, W) True inside each image's top-left (h, w) of the (B, 2) ``shapes``."""
     shapes = shapes.long()
-    if bool((shapes[:, 0] == size[0]).all() and (shapes[:, 1] == size[1]).all()):
-        return None
     ys = torch.arange(size[0], device=shapes.device)
     xs = torch.arange(size[1], device=shapes.device)
     inside = (ys[None, :, None] < shapes[:, 0, None, None]) & (
@@ -108,6 +107,44 @@ def box_mask(
     )
     mask = inside.any(1, keepdim=True)
     return mask if valid is None else mask & valid
+
+
+def _checkpoint_path(cfg: Optional[dict]) -> Optional[str]:
+    path = (cfg or {}).get('checkpoint')
+    return osp.normpath(osp.expanduser(path)) if isinstance(path, str) else None
+
+
+def same_encoder_weights(
+    student: dict,
+    teacher: Optional[dict],
+    feat_encoder: Optional[dict] = None,
+    student_mean: Sequence[float] = IMAGENET_MEAN,
+    student_std: Sequence[float] = IMAGENET_STD,
+) -> bool:
+    """Whether the teacher's encoder IS the frozen ``L_feat`` encoder, from the configs.
+
+    True when: no ``feat_encoder`` is given (the target is the student's initial
+    encoder); the teacher is a ``DepthAnythingTeacher`` running at the view size
+    (``input_size`` None) whose model has the student's type and encoder
+    architecture; the student's encoder and the teacher come from the same
+    checkpoint file (same normalized path, not None; ``checkpoint_scope`` 'all' or
+    'encoder' both load the encoder); and both normalize with the ImageNet mean/std.
+    :meth:`CrossContextDistiller.init_weights` then checks the loaded tensors.
+    """
+    if feat_encoder is not None or not isinstance(teacher, dict) or not isinstance(student, dict):
+        return False
+    model = teacher.get('model') or {}
+    if teacher.get('type') != 'DepthAnythingTeacher' or teacher.get('input_size') is not None:
+        return False
+    if model.get('type') != student.get('type') or model.get('encoder') != student.get('encoder'):
+        return False
+    path = _checkpoint_path(student)
+    if path is None or path != (_checkpoint_path(teacher) or _checkpoint_path(model)):
+        return False
+    same_norm = list(student_mean) == list(IMAGENET_MEAN) and list(student_std) == list(
+        IMAGENET_STD
+    )
+    return same_norm
 
 
 def view_zoom(boxes: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -207,7 +244,20 @@ class CrossContextDistiller(BaseModel):
             whole image as the teacher sees it (what the student predicts at test
             time). False (default): nothing (relative teachers: their normalized
             losses remove scale anyway).
+        feat_source (str): where ``L_feat``'s targets come from. ``'copy'``: the
+            frozen encoder (``feat_encoder`` or the copy) on every student view.
+            ``'teacher'``: the teacher's encoder, whose weights must be the student's
+            initial encoder (checked in :meth:`init_weights`): the targets of the
+            views the teacher predicts anyway come from that same call
+            (``predict_with_features``), the others from one ``teacher.encode`` call,
+            and no copy is kept. ``'auto'`` (default): ``'teacher'`` when
+            :func:`same_encoder_weights` says so from the configs, else ``'copy'``.
         student_mean, student_std: the student's input normalization.
+        compile (bool | dict): run the student's forward (and so its backward) and
+            every loss term under ``torch.compile`` (a dict: its keyword arguments,
+            e.g. ``dict(mode='max-autotune')``). The teacher, the view cutting and the
+            frozen encoder stay eager. Compiled in place of the instance's
+            ``forward`` methods, so parameter names and checkpoints do not change.
         data_preprocessor (dict, optional): default ``CrossContextDataPreprocessor``
             without normalization (RGB in [0, 1], padded in training).
         init_cfg (dict, optional): MMEngine init config.
@@ -226,11 +276,13 @@ class CrossContextDistiller(BaseModel):
         loss_feat: Optional[dict] = None,
         loss_weights: Optional[Dict[str, float]] = None,
         feat_encoder: Optional[dict] = None,
-        metric_zoom: bool = False,
+        feat_source: str = 'auto',
+        metric_zoom: Union[bool, str] = False,
         student_mean: Sequence[float] = IMAGENET_MEAN,
         student_std: Sequence[float] = IMAGENET_STD,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
+        compile: Union[bool, dict] = False,
     ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='CrossContextDataPreprocessor')
@@ -271,6 +323,20 @@ class CrossContextDistiller(BaseModel):
         # Frozen models live outside the module tree (see the class docstring).
         self._frozen: Dict[str, Optional[nn.Module]] = dict(teacher=None, feat_encoder=None)
         self._feat_encoder_cfg = feat_encoder
+        if feat_source not in ('auto', 'copy', 'teacher'):
+            raise ValueError(
+                f"CrossContextDistiller: feat_source must be 'auto', 'copy' or 'teacher', "
+                f'got {feat_source!r}'
+            )
+        if feat_source == 'auto':
+            same = same_encoder_weights(student, teacher, feat_encoder, student_mean, student_std)
+            feat_source = 'teacher' if same else 'copy'
+        elif feat_source == 'teacher' and (teacher is None or feat_encoder is not None):
+            raise ValueError(
+                "CrossContextDistiller: feat_source='teacher' needs a teacher and no "
+                "feat_encoder; use feat_source='copy'"
+            )
+        self.feat_source = feat_source
         # Set by DepthVisualizationHook for the iterations it draws: the first image's
         # views and predictions are then kept (detached) in ``visuals``; no extra calls.
         self.record_visuals = False
@@ -278,6 +344,17 @@ class CrossContextDistiller(BaseModel):
         if teacher is not None:
             self._frozen['teacher'] = freeze(MODELS.build(teacher))
         self._refresh_feat_encoder()
+        if compile:
+            self._compile(dict(compile) if isinstance(compile, dict) else {})
+
+    def _compile(self, kwargs: dict) -> None:
+        """``torch.compile`` the student's forward and each loss term's (see ``compile``)."""
+        self.student.forward_with_features = torch.compile(
+            self.student.forward_with_features, **kwargs
+        )
+        for loss in (self.loss_sc, self.loss_lg, self.loss_grad, self.loss_feat):
+            if loss is not None:
+                loss.forward = torch.compile(loss.forward, **kwargs)
 
     # ------------------------------------------------------------------ set-up
     def _build_loss(self, cfg: Optional[dict], name: str) -> Optional[nn.Module]:
@@ -298,6 +375,14 @@ class CrossContextDistiller(BaseModel):
     def _refresh_feat_encoder(self) -> None:
         if self.loss_feat is None:
             return
+        if self.feat_source == 'teacher':
+            if not getattr(self.teacher, 'provides_features', False):
+                raise TypeError(
+                    f"CrossContextDistiller: feat_source='teacher' but the teacher "
+                    f'{type(self.teacher).__name__} does not return encoder features; '
+                    "use feat_source='copy'"
+                )
+            return  # L_feat reads the teacher's encoder: no copy kept
         if self._feat_encoder_cfg is not None:
             encoder = MODELS.build(self._feat_encoder_cfg)
         else:
@@ -314,6 +399,31 @@ class CrossContextDistiller(BaseModel):
         super().init_weights()
         if self._feat_encoder_cfg is None:
             self._refresh_feat_encoder()
+        if self.feat_source == 'teacher' and self.loss_feat is not None:
+            self._check_teacher_encoder()
+
+    def _check_teacher_encoder(self) -> None:
+        """``feat_source='teacher'``: the teacher's encoder must hold the student's
+        initial encoder weights (skipped on the meta device, which holds no values).
+        """
+        student = self.student.backbone.state_dict()
+        teacher = self.teacher.model.backbone.state_dict()
+        if any(t.is_meta for t in student.values()):
+            return
+        differ = [
+            k
+            for k, v in student.items()
+            if k not in teacher
+            or teacher[k].shape != v.shape
+            or not torch.equal(teacher[k].to(v), v)
+        ]
+        if differ or set(teacher) != set(student):
+            raise ValueError(
+                "CrossContextDistiller: feat_source='teacher' but the teacher's encoder "
+                f"differs from the student's initial encoder ({(differ or ['keys'])[0]}, "
+                f'{len(differ)} tensors): load both from the same checkpoint, or set '
+                "model.feat_source='copy'"
+            )
 
     def _apply(self, fn, *args, **kwargs):
         # .to(), .cuda(), .float() ... also move the frozen models.
@@ -322,6 +432,15 @@ class CrossContextDistiller(BaseModel):
             if module is not None:
                 self._frozen[name] = module._apply(fn, *args, **kwargs)
         return self
+
+    def _frozen_follow(self, device: torch.device) -> None:
+        """Move the frozen models to ``device`` if a wrapper moved only the registered
+        parameters (FSDP moves parameters one by one, not through ``_apply``).
+        """
+        for name, module in self._frozen.items():
+            tensor = next(module.parameters(), None) if module is not None else None
+            if tensor is not None and tensor.device != device:
+                self._frozen[name] = module.to(device)
 
     def train(self, mode: bool = True) -> 'CrossContextDistiller':
         super().train(mode)
@@ -338,8 +457,13 @@ class CrossContextDistiller(BaseModel):
         """The frozen encoder's last layer on RGB views in [0, 1], as (B, C, h, w).
 
         The encoder follows the backbone convention: it returns a list of (patch
-        tokens (B, N, C), class token) pairs, the last being the deepest layer.
+        tokens (B, N, C), class token) pairs, the last being the deepest layer. With
+        ``feat_source='teacher'`` the teacher's encoder (``teacher.encode``).
         """
+        if self.feat_source == 'teacher':
+            with torch.inference_mode():
+                features = self.teacher.encode(images)
+            return features.float().clone()
         patch = self.feat_encoder.patch_size
         h, w = images.shape[-2] // patch, images.shape[-1] // patch
         with torch.no_grad():
@@ -357,8 +481,10 @@ class CrossContextDistiller(BaseModel):
         """The metainfo boxes (student-input pixels) and the scale to original pixels.
 
         Returns ``scale`` (B, 4) ``(sw, sh, sw, sh)`` student px per original px,
-        ``shape`` (B, 2) the global views' (h, w), ``shared`` (B, 4) and ``local``
-        (B, N, 4), all float32 on ``device``.
+        ``shape`` (B, 2) the global views' (h, w), ``ori`` (B, 2) the images' (H, W),
+        ``shared`` (B, 4) and ``local`` (B, N, 4), all float32 on ``device``; and, as
+        Python values, ``global_size`` (the largest (h, w)) and ``padded`` (whether a
+        global view is smaller than that).
         """
 
         def meta(key):
@@ -371,8 +497,9 @@ class CrossContextDistiller(BaseModel):
                 )
             return [s.metainfo[key] for s in data_samples]
 
+        shapes = [tuple(int(v) for v in hw) for hw in meta('img_shape')]
         ori = torch.tensor(meta('ori_shape'), dtype=torch.float32)  # (B, 2) H, W
-        shape = torch.tensor(meta('img_shape'), dtype=torch.float32)  # (B, 2) h, w
+        shape = torch.tensor(shapes, dtype=torch.float32)  # (B, 2) h, w
         if all('scale_factor' in s.metainfo for s in data_samples):
             sw_sh = torch.tensor(meta('scale_factor'), dtype=torch.float32)
         else:  # derivable from the two shapes
@@ -381,12 +508,17 @@ class CrossContextDistiller(BaseModel):
         local = torch.stack(
             [torch.as_tensor(b, dtype=torch.float32).reshape(-1, 4) for b in meta('local_boxes')]
         )
-        return {
+        boxes = {
             k: v.to(device)
             for k, v in dict(
                 scale=sw_sh.repeat(1, 2), shape=shape, ori=ori, shared=shared, local=local
             ).items()
         }
+        # sizes as Python ints, read from the metainfo (no device sync, also on 'meta')
+        size = (max(h for h, _ in shapes), max(w for _, w in shapes))
+        boxes['global_size'] = size
+        boxes['padded'] = any(hw != size for hw in shapes)
+        return boxes
 
     def _pixel_maps(self, inputs: torch.Tensor, data_samples: List[DepthDataSample]):
         """The original-resolution batch, with the true disparity as a 4th channel for
@@ -446,7 +578,7 @@ class CrossContextDistiller(BaseModel):
         mask when no view is padded.
         """
         shape = boxes['shape']
-        hg, wg = int(shape[:, 0].max()), int(shape[:, 1].max())
+        hg, wg = boxes['global_size']
         ori = boxes['ori']
         zeros = torch.zeros_like(ori[:, 0])
         full = torch.stack(
@@ -454,7 +586,7 @@ class CrossContextDistiller(BaseModel):
         )
         index = torch.arange(len(shape), device=maps.device)
         views = crop_resize(maps, full, index, (hg, wg))
-        return views, valid_mask(shape, (hg, wg))
+        return views, valid_mask(shape, (hg, wg)) if boxes['padded'] else None
 
     # ------------------------------------------------------------------ calls
     @staticmethod
@@ -474,9 +606,12 @@ class CrossContextDistiller(BaseModel):
         self,
         images: torch.Tensor,
         gt_depth: Optional[torch.Tensor] = None,
+        with_features: bool = False,
         zoom: Optional[torch.Tensor] = None,
-    ) -> torch.Tensor:
-        """One teacher call on RGB views in [0, 1] (their true depth for a simulated one)."""
+    ):
+        """One teacher call on RGB views in [0, 1] (their true depth for a simulated one);
+        with ``with_features`` also its encoder's last layer (``feat_source='teacher'``).
+        """
         if self.teacher is None:
             raise RuntimeError(
                 'this CrossContextDistiller was built without a teacher '
@@ -487,16 +622,23 @@ class CrossContextDistiller(BaseModel):
             torch.inference_mode(),
             torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=use_amp),
         ):
-            if zoom is not None:  # a teacher that simulates the crop-zoom flaw
+            if with_features:
+                pred = self.teacher.predict_with_features(images, gt_depth=gt_depth)
+            elif zoom is not None:  # a teacher that simulates the crop-zoom flaw
                 pred = self.teacher.predict(images, gt_depth=gt_depth, view_zoom=zoom)
             else:
                 pred = self.teacher.predict(images, gt_depth=gt_depth)
         # inference tensors cannot be saved for backward: make a normal copy
+        if with_features:
+            return pred[0].float().clone(), pred[1].float().clone()
         return pred.float().clone()
 
     def _teacher_views(
-        self, views: List[torch.Tensor], zooms: Optional[List[torch.Tensor]] = None
-    ) -> List[torch.Tensor]:
+        self,
+        views: List[torch.Tensor],
+        with_features: bool = False,
+        zooms: Optional[List[torch.Tensor]] = None,
+    ) -> list:
         """The teacher on views with 3 (RGB) or 4 (RGB + true disparity) channels.
 
         ``zooms`` (each view's :func:`view_zoom`) reach a teacher that reads them
@@ -518,7 +660,7 @@ class CrossContextDistiller(BaseModel):
             if v.shape[1] == 4:
                 disp = v[:, 3:]
                 depth = torch.where(disp > 0, 1.0 / disp.clamp(min=1e-6), torch.zeros_like(disp))
-            return self._teacher_predict(v[:, :3], depth, zoom)
+            return self._teacher_predict(v[:, :3], depth, with_features=with_features, zoom=zoom)
 
         return self._grouped(call, views)
 
@@ -532,11 +674,23 @@ class CrossContextDistiller(BaseModel):
         return shared, view_zoom(boxes['local'].flatten(0, 1), self.train_size)
 
     # ------------------------------------------------------------------ losses
-    def _loss_feat(self, students: list, masks: list) -> torch.Tensor:
-        """``L_feat`` per student call, averaged over the calls (tokens masked)."""
+    def _loss_feat(self, students: list, masks: list, known: Optional[list] = None) -> torch.Tensor:
+        """``L_feat`` per student call, averaged over the calls (tokens masked).
+
+        ``known``: per call, targets already computed (the teacher's features of the
+        same views) or None to run the frozen encoder on that call's views.
+        """
         terms = []
-        for (views, _, feat), mask in zip(students, masks):
-            target = self._frozen_features(views)
+        known = known or [None] * len(students)
+        for (views, _, feat), mask, target in zip(students, masks, known):
+            if target is None:
+                target = self._frozen_features(views)
+            elif target.shape != feat.shape:
+                raise ValueError(
+                    f'CrossContextDistiller: the teacher features {tuple(target.shape)} do '
+                    f"not match the student's {tuple(feat.shape)} (did the teacher resize "
+                    "the views?); set model.feat_source='copy'"
+                )
             if mask is not None:
                 mask = F.interpolate(mask.float(), size=feat.shape[-2:], mode='area') > 0.999
             terms.append(self.loss_feat(feat, target, mask))
@@ -570,16 +724,24 @@ class CrossContextDistiller(BaseModel):
         }
 
     def _teacher_step(self, views: dict):
-        """The teacher on [shared pair's view; V_l,1..N]: (t_shared, t_local, finite)."""
+        """The teacher on [shared pair's view; V_l,1..N]: (t_shared, t_local, finite).
+
+        With ``feat_source='teacher'`` the same call also gives the encoder features
+        of the shared pair's view, kept in ``views['teacher_features']`` for ``L_feat``.
+        """
         sc_on, lg_on = self.loss_sc is not None, self.loss_lg is not None
         shared_view = views['shared'] if views['crop_shared'] else views['global']
         given = ([shared_view] if sc_on else []) + ([views['local']] if lg_on else [])
+        reuse = sc_on and self.loss_feat is not None and self.feat_source == 'teacher'
         z_shared, z_local = self._view_zooms(views)
         zooms = ([z_shared] if sc_on else []) + ([z_local] if lg_on else [])
-        out = self._teacher_views(given, zooms)
+        out = self._teacher_views(given, with_features=reuse, zooms=zooms)
+        if reuse:
+            views['teacher_features'] = out[0][1]  # the shared pair's view only
+            out = [o[0] for o in out]
         finite = all(self._teacher_output_finite(t) for t in out)
-        t_local = out[-1] if lg_on else None
         t_shared = out[0] if sc_on else None
+        t_local = out[-1] if lg_on else None
         if self.metric_zoom and lg_on:  # crop zoom: back to the global view's scale
             t_local = t_local * z_local.view(-1, 1, 1, 1)
         if self.metric_zoom == 'all' and sc_on:
@@ -618,6 +780,7 @@ class CrossContextDistiller(BaseModel):
         self, inputs: torch.Tensor, data_samples: List[DepthDataSample]
     ) -> Dict[str, torch.Tensor]:
         """The four terms of one iteration (section 3.2); see the class docstring."""
+        self._frozen_follow(inputs.device)
         views = self._views(inputs, data_samples)
         t_shared, t_local, teacher_finite = self._teacher_step(views)
         student = self._student_step(views)
@@ -638,8 +801,12 @@ class CrossContextDistiller(BaseModel):
             pair = (s_shared, t_shared, shared_mask) if sc_on else (s_crops, t_local, None)
             losses['loss_grad'] = w['grad'] * self.loss_grad(*pair)
         if self.loss_feat is not None:
+            calls = student['calls']
+            known = [None] * len(calls)
+            if 'teacher_features' in views:  # the shared pair's view: first student call
+                known[0 if views['crop_shared'] else -1] = views['teacher_features']
             losses['loss_feat'] = w['feat'] * self._loss_feat(
-                student['calls'], self._feat_masks(views, len(student['calls']))
+                calls, self._feat_masks(views, len(calls)), known
             )
         if self.record_visuals:
             shared_view = views['shared'] if views['crop_shared'] else views['global']

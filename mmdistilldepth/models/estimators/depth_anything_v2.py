@@ -122,6 +122,12 @@ class DepthAnythingV2(BaseDepthEstimator):
         )
         self.max_depth = None if max_depth is None else float(max_depth)
         self.pred_space = 'disparity' if max_depth is None else 'depth'
+        # Kept for strict loading of official checkpoints, never used by the forward:
+        # frozen, so that DDP runs with find_unused_parameters=False.
+        unused = [self.pretrained.mask_token]
+        unused += list(self.depth_head.scratch.refinenet4.resConfUnit1.parameters())
+        for param in unused:
+            param.requires_grad_(False)
         self.checkpoint = checkpoint
         if checkpoint is not None:
             from ..checkpoint_loading import load_depth_checkpoint

@@ -16,12 +16,9 @@ deviation from it, computed over a *context*: a set of valid pixels of one image
 Contexts are built from the *target* (teacher) map and shared with the prediction,
 so both maps are normalized over the same pixels.
 
-Everything is plain vectorized torch, per image, masked, and each map is sorted
-once. The sort of the map the contexts were built from gives its quantiles and,
-since value contexts are contiguous runs of it, its medians at fixed positions.
-The sort of the other map, then a stable integer sort of the context ids along it,
-makes each of its contexts an ascending run too, so its medians are also read at
-fixed positions. No Python loop
+Everything is plain vectorized torch, per image, masked, without sorting: the
+medians of every context of both maps are exact order statistics found by radix
+selection (:mod:`.selection`), two histogram passes over a float32 map. No Python loop
 runs over pixels or contexts (only over the few levels).
 
 ``hdn_compat=True`` reproduces the official HDN code (icoz69/HDN, demo.py) to
@@ -59,82 +56,57 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .contexts import (
-    DepthContexts,
-    argsort_rows,
-    build_contexts,
-    flatten_maps,
-    global_contexts,
-    stable_argsort_small,
-)
+from .contexts import DepthContexts, bin_sums, build_contexts, flatten_maps, global_contexts
+from .selection import key_values, order_keys, select_ranks
 
 
-def _kth_positions(counts: Tensor, ranks: Tensor, n: int) -> Tensor:
-    """Positions of the ``ranks``-th member of each context when a level's contexts
-    are contiguous runs of an order, in context order.
+def median_ranks(counts: Tensor, hdn_compat: bool) -> Tensor:
+    """(B, K, Q) 1-based ranks of the middle value(s) of contexts of ``counts`` members.
 
-    Args:
-        counts (Tensor): (B, S) members of the level's S contexts.
-        ranks (Tensor): (B, S, Q) 1-based ranks wanted (may be out of range).
-        n (int): pixels per image.
-
-    Returns:
-        Tensor: (B, S, Q) int64 positions, clamped into [0, N - 1].
+    ``Q`` is 1 with ``hdn_compat`` (the lower median), else 2 (the two middle values,
+    equal for odd counts). Empty contexts get rank 0.
     """
-    starts = counts.cumsum(1) - counts
-    return (starts.unsqueeze(-1) + ranks - 1).clamp(0, n - 1)
+    ranks = [(counts - 1).div(2, rounding_mode='floor') + 1]
+    if not hdn_compat:
+        ranks.append(counts.div(2, rounding_mode='floor') + 1)
+    return torch.stack(ranks, dim=-1)
+
+
+def _select_medians(
+    x: Tensor, contexts: DepthContexts, hdn_compat: bool, with_pixels: bool
+) -> Tuple[Tensor, Optional[Tensor]]:
+    """Middle keys (B, K, Q) of every context and, if asked, pixels holding them."""
+    ids = [contexts.ids[:, level] for level in range(contexts.ids.shape[1])]
+    ranks = median_ranks(contexts.counts, hdn_compat)
+    return select_ranks(
+        order_keys(x.detach()), ids, contexts.sizes, ranks, contexts.nested, with_pixels
+    )
 
 
 def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compat: bool) -> Tensor:
     """(B, K, Q) pixel indices of the middle value(s) of every context, no gradient.
 
     ``Q`` is 1 with ``hdn_compat`` (the lower median), else 2 (the two middle values,
-    equal for odd counts). Empty contexts point at an arbitrary pixel.
+    equal for odd counts); with ties, one of the tied pixels.
+    Empty contexts point at an arbitrary pixel. Exact radix selection
+    (:mod:`.selection`), no sort. ``is_source`` is accepted for compatibility.
     """
-    x = x.detach()
-    bsz, num = x.shape[0], contexts.num_contexts
-    counts = contexts.counts
-    if is_source and contexts.source_order is not None:
-        # Value contexts are contiguous runs of the source's ascending order.
-        order, monotone = contexts.source_order, True
-    elif contexts.kind == 'global':
-        # One context = the valid pixels, contiguous when invalid ones sort last.
-        valid = contexts.ids[:, 0] < num
-        order, monotone = argsort_rows(torch.where(valid, x, float('inf'))), True
-    else:
-        order, monotone = argsort_rows(x), False
-    # 1-based rank of the lower middle value; the default also takes the upper one.
-    ranks = [(counts - 1).div(2, rounding_mode='floor') + 1]
-    if not hdn_compat:
-        ranks.append(counts.div(2, rounding_mode='floor') + 1)
-    ranks = torch.stack(ranks, dim=-1)
-    grouped = None
-    if not monotone:
-        # Each level's context ids along the ascending order, sorted stably: the
-        # members of a context become one ascending run, contexts in id order.
-        # Small ids make the random-access gather and the radix sort cheap.
-        small = torch.uint8 if num < 255 else torch.int16 if num < 32767 else torch.int32
-        ids = contexts.ids
-        ids_sorted = ids.to(small).gather(2, order.unsqueeze(1).expand(ids.shape))
-        grouped = stable_argsort_small(ids_sorted)  # (B, L, N)
-    positions = []
-    for level, (offset, size) in enumerate(zip(contexts.offsets, contexts.sizes)):
-        pos = _kth_positions(
-            counts[:, offset : offset + size], ranks[:, offset : offset + size], x.shape[1]
-        ).flatten(1)
-        if grouped is not None:
-            pos = grouped[:, level].gather(1, pos)
-        positions.append(pos)
-    pixels = order.gather(1, torch.cat(positions, dim=1))
-    return pixels.view(bsz, num, -1)
+    return _select_medians(x, contexts, hdn_compat, True)[1]
 
 
 def _context_medians(
     x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compat: bool
 ) -> Tensor:
-    """(B, K) median of every context (0 when empty), differentiable in ``x``."""
-    pixels = median_pixels(x, contexts, is_source, hdn_compat)
-    middle = x.gather(1, pixels.flatten(1)).view(pixels.shape)
+    """(B, K) median of every context (0 when empty), differentiable in ``x``.
+
+    Without gradient the medians are the selected keys' values; with it, the values
+    of the selected pixels, through which the gradient flows.
+    """
+    if x.requires_grad:
+        pixels = median_pixels(x, contexts, is_source, hdn_compat)
+        middle = x.gather(1, pixels.flatten(1)).view(pixels.shape)
+    else:
+        middle = key_values(_select_medians(x, contexts, hdn_compat, False)[0])
     return middle.mean(-1).masked_fill(contexts.counts == 0, 0)
 
 
@@ -148,7 +120,7 @@ def _center(
     # Pixels in no context are centred on 0; their deviations land in column K.
     shift_ext = torch.cat([shift, shift.new_zeros(bsz, 1)], dim=1)
     centered = x.unsqueeze(1) - shift_ext.gather(1, ids).view_as(contexts.ids)
-    total = x.new_zeros(bsz, num + 1).scatter_add(1, ids, centered.abs().flatten(1))
+    total = bin_sums(ids, centered.abs().flatten(1), num + 1)
     counts = contexts.counts
     scale = total[:, :num] / (counts + 1 if hdn_compat else counts.clamp(min=1))
     return shift, scale, centered

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
 
-from .contexts import GROUPINGS, NORMALIZATIONS, build_contexts
+from .contexts import GROUPINGS, NORMALIZATIONS, bin_sums, build_contexts
 from .normalization import median_pixels, normalize_flat
 
 
@@ -115,7 +115,7 @@ class _NormalizedL1Error(torch.autograd.Function):
         shift = x.gather(1, pixels.flatten(1)).view(pixels.shape).mean(-1)
         shift = shift.masked_fill(counts == 0, 0)
         centered = x.unsqueeze(1) - _with_none_column(shift).gather(1, flat).view_as(ids)
-        total = x.new_zeros(bsz, num + 1).scatter_add_(1, flat, centered.abs().flatten(1))
+        total = bin_sums(flat, centered.abs().flatten(1), num + 1)
         inv = 1 / (total[:, :num] / denom + eps)
         inv_px = _with_none_column(inv).gather(1, flat).view_as(ids)
         diff = centered * inv_px - norm_target
@@ -129,8 +129,7 @@ class _NormalizedL1Error(torch.autograd.Function):
         flat = ids.flatten(1)
 
         def per_context(values: Tensor) -> Tensor:
-            out = values.new_zeros(bsz, num + 1)
-            return out.scatter_add_(1, flat, values.flatten(1))[:, :num]
+            return bin_sums(flat, values.flatten(1), num + 1)[:, :num]
 
         g = grad.unsqueeze(1) * sign_diff  # dL / dN_l(x_i)
         grad_x = (g * inv_px).sum(1)

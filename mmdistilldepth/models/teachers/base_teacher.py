@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -18,8 +18,17 @@ class BaseTeacher(nn.Module):
     outside the optimizer, DDP and the released student checkpoint.
 
     Subclasses implement :meth:`_predict`; :meth:`predict` wraps it in
-    ``torch.inference_mode()``.
+    ``torch.inference_mode()`` and runs it on micro-batches of at most
+    :attr:`max_batch` views (a memory lever: the activations of one network call on
+    many large views are the teacher's peak; the FLOPs are the same).
     """
+
+    #: Run at most this many views per network call (None: all at once). Teachers
+    #: take it as a constructor argument (``DepthAnythingTeacher(max_batch=8)``).
+    max_batch: Optional[int] = None
+
+    #: Whether :meth:`predict_with_features` and :meth:`encode` are offered.
+    provides_features: bool = False
 
     #: Whether :meth:`predict` reads ``gt_depth``. The distiller cuts the true depth
     #: of each view (with the same boxes as the images) only for such a teacher.
@@ -53,7 +62,56 @@ class BaseTeacher(nn.Module):
         Returns:
             Tensor: relative disparity (B, 1, H, W), float32, at the input size.
         """
-        return self._predict(images, gt_depth=gt_depth).float()
+        return torch.cat(
+            [self._predict(x, gt_depth=d).float() for x, d in self._chunks(images, gt_depth)]
+        )
+
+    @torch.inference_mode()
+    def predict_with_features(
+        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict` and the encoder's last-layer features of the same call.
+
+        For a teacher whose encoder is also the frozen encoder of ``L_feat``
+        (:attr:`provides_features`): the distiller then takes those features from the
+        teacher call it makes anyway instead of running the encoder again.
+
+        Returns:
+            tuple: disparity (B, 1, H, W) float32 and features (B, C, h, w) float32.
+        """
+        self._check_features()
+        outs = [self._predict_with_features(x, d) for x, d in self._chunks(images, gt_depth)]
+        return (
+            torch.cat([o[0].float() for o in outs]),
+            torch.cat([o[1].float() for o in outs]),
+        )
+
+    @torch.inference_mode()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """The encoder's last-layer features (B, C, h, w), float32, without the head."""
+        self._check_features()
+        return torch.cat([self._encode(x).float() for x, _ in self._chunks(images, None)])
+
+    def _check_features(self) -> None:
+        if not self.provides_features:
+            raise TypeError(
+                f'{type(self).__name__} does not return encoder features; build the '
+                "distiller with feat_source='copy' (a frozen copy of the student's encoder)"
+            )
+
+    def _predict_with_features(self, images: torch.Tensor, gt_depth: Optional[torch.Tensor]):
+        raise NotImplementedError
+
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _chunks(self, images: torch.Tensor, gt_depth: Optional[torch.Tensor]):
+        """(images, gt_depth) micro-batches of at most :attr:`max_batch` views."""
+        size = int(self.max_batch or 0)
+        if size <= 0 or images.shape[0] <= size:
+            return [(images, gt_depth)]
+        depth = [None] * -(-images.shape[0] // size) if gt_depth is None else gt_depth.split(size)
+        return list(zip(images.split(size), depth))
 
     def _predict(
         self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None

@@ -51,6 +51,8 @@ class DepthAnythingTeacher(BaseTeacher):
             runs at the view size, rounded to a multiple of 14 when it is not one.
         autocast_dtype (torch.dtype, optional): autocast dtype on CUDA
             (``torch.bfloat16``); None runs in float32. The CPU runs in float32.
+        max_batch (int, optional): run at most this many views per network call
+            (:attr:`BaseTeacher.max_batch`, a memory lever); None: all at once.
     """
 
     def __init__(
@@ -59,8 +61,10 @@ class DepthAnythingTeacher(BaseTeacher):
         checkpoint: Optional[str] = None,
         input_size: Optional[int] = None,
         autocast_dtype: Optional[torch.dtype] = torch.bfloat16,
+        max_batch: Optional[int] = None,
     ) -> None:
         super().__init__()
+        self.max_batch = max_batch
         model = dict(model)
         model.pop('checkpoint', None)
         self.model = MODELS.build(model)
@@ -84,20 +88,44 @@ class DepthAnythingTeacher(BaseTeacher):
             return dav2_input_size(height, width, self.input_size)
         return round_to_multiple(height, width, self.model.patch_size)
 
+    def _network_input(self, images: torch.Tensor) -> torch.Tensor:
+        """ImageNet-normalized views at the network size."""
+        x = (images.float() - self.mean) / self.std
+        size = self.network_size(*images.shape[-2:])
+        if size != tuple(images.shape[-2:]):
+            x = F.interpolate(x, size, mode='bicubic', align_corners=False)
+        return x
+
+    def _autocast(self, images: torch.Tensor):
+        use_autocast = images.device.type == 'cuda' and self.autocast_dtype is not None
+        return torch.autocast(images.device.type, dtype=self.autocast_dtype, enabled=use_autocast)
+
+    def _to_view_size(self, disparity: torch.Tensor, size) -> torch.Tensor:
+        disparity = disparity.float()
+        if disparity.shape[-2:] != tuple(size):
+            disparity = F.interpolate(disparity, tuple(size), mode='bilinear', align_corners=True)
+        return disparity
+
     def _predict(
         self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
-        height, width = images.shape[-2:]
-        x = (images.float() - self.mean) / self.std
-        size = self.network_size(height, width)
-        if size != (height, width):
-            x = F.interpolate(x, size, mode='bicubic', align_corners=False)
-        use_autocast = images.device.type == 'cuda' and self.autocast_dtype is not None
-        with torch.autocast(images.device.type, dtype=self.autocast_dtype, enabled=use_autocast):
-            disparity = self.model(x, mode='tensor')
-        disparity = disparity.float()
-        if disparity.shape[-2:] != (height, width):
-            disparity = F.interpolate(
-                disparity, (height, width), mode='bilinear', align_corners=True
-            )
-        return disparity
+        with self._autocast(images):
+            disparity = self.model(self._network_input(images), mode='tensor')
+        return self._to_view_size(disparity, images.shape[-2:])
+
+    #: ``forward_with_features`` gives the last selected layer's normalized tokens,
+    #: the same features a frozen copy of this encoder gives ``L_feat``.
+    provides_features = True
+
+    def _predict_with_features(self, images: torch.Tensor, gt_depth: Optional[torch.Tensor]):
+        with self._autocast(images):
+            disparity, features = self.model.forward_with_features(self._network_input(images))
+        return self._to_view_size(disparity, images.shape[-2:]), features
+
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
+        x = self._network_input(images)
+        patch = self.model.patch_size
+        with self._autocast(images):
+            tokens = self.model.extract_feat(x)[-1][0]
+        h, w = x.shape[-2] // patch, x.shape[-1] // patch
+        return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[-1], h, w)
