@@ -2,11 +2,15 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
         [--benchmarks nyu kitti eth3d diode scannet] [--data-root [NAME=]DIR ...]
+        [--alignment {none,median,least_square,least_square_disparity}]
         [--num-worst K] [--launcher {none,pytorch,slurm}] [--cfg-options KEY=VALUE ...]
 
 With ``--benchmarks`` each benchmark is read with ``configs/_base_/datasets/<name>.py``
 (the model's own test input size and alignment are kept when its config states them);
-without it, the config's own ``test_dataloader``/``test_evaluator`` are used. Writes
+without it, the config's own ``test_dataloader``/``test_evaluator`` are used.
+``--alignment`` overrides every evaluator's alignment (default: the config's, i.e.
+``least_square_disparity`` for the relative models); ``none`` evaluates metric models
+(``DepthAnythingV2(max_depth=...)``) as metric. Writes
 to DIR: ``metrics.json`` ({benchmark: {metric: value}}), ``table.md`` (Table-5 style,
 also printed), and per benchmark ``<name>/per_image_metrics.csv`` and
 ``<name>/worst/*.png`` (RGB | aligned prediction | ground truth | AbsRel error).
@@ -31,6 +35,7 @@ from mmdistilldepth.engine.runner import (
     parse_data_roots,
     prepare_test_sets,
 )
+from mmdistilldepth.evaluation.functional import ALIGNMENT_MODES
 from mmdistilldepth.evaluation.metrics import TABLE_COLUMNS
 from mmdistilldepth.utils import (  # noqa: F401
     UserInputError,
@@ -69,6 +74,12 @@ def parse_args(argv=None):
         "benchmark (or the config's own test set) is evaluated",
     )
     parser.add_argument(
+        '--alignment',
+        choices=ALIGNMENT_MODES,
+        help="alignment before the metrics: 'none' for metric models (default: the "
+        "config's evaluator, least_square_disparity for relative models)",
+    )
+    parser.add_argument(
         '--num-worst',
         type=int,
         default=5,
@@ -95,6 +106,12 @@ def build_config(args) -> Config:
     else:
         test_sets = own_test_set(cfg)
     prepare_test_sets(test_sets, parse_data_roots(args.data_root, list(test_sets)), cfg.work_dir)
+    for spec in test_sets.values() if args.alignment else ():
+        for metric in (
+            spec['evaluator'] if isinstance(spec['evaluator'], list) else [spec['evaluator']]
+        ):
+            if metric.get('type') == 'AffineInvariantDepthMetric':
+                metric.alignment = args.alignment
     first = next(iter(test_sets.values()))
     cfg.test_dataloader = copy.deepcopy(first['dataloader'])
     cfg.test_evaluator = copy.deepcopy(first['evaluator'])

@@ -26,8 +26,9 @@ def init_model(
 ) -> torch.nn.Module:
     """Build the depth estimator of a config, load weights, move it to ``device``.
 
-    A distiller config (``model.type == 'CrossContextDistiller'``) builds only its
-    ``model.student``: teachers are never needed to predict.
+    A distiller config (``model.type == 'CrossContextDistiller'``) or a fine-tuning
+    one (``'SupervisedDepthEstimator'``) builds only its ``model.student``: teachers
+    and losses are never needed to predict.
 
     With no config, ``config`` names the model itself: a transformers folder
     (``config.json``), a checkpoint file, ``hf://ORG/NAME[/PATH]`` or a bare hub id
@@ -65,7 +66,7 @@ def init_model(
     if 'model' not in cfg:
         raise KeyError(f'{getattr(cfg, "filename", None) or "config"} has no `model` field')
     model_cfg = cfg.model
-    if model_cfg.get('type') == DISTILLER_TYPE:
+    if model_cfg.get('type') in (DISTILLER_TYPE, 'SupervisedDepthEstimator'):
         model_cfg = model_cfg.student
     model_cfg = copy.deepcopy(model_cfg)
     if checkpoint is not None:

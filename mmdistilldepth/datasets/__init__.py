@@ -1,5 +1,6 @@
 from .base_depth_dataset import BaseDepthBenchmark
 from .benchmarks import DIODEDataset, ETH3DDataset, KITTIEigenDataset, NYUv2Dataset, ScanNetDataset
+from .depth_folder_dataset import DepthFolderDataset, HypersimDataset, VKITTI2Dataset
 from .synthetic_benchmarks import SyntheticNYUv2, write_synthetic_benchmark
 from .synthetic_scenes import SyntheticScenes, render_scene
 from .transforms import *  # noqa: F401,F403
@@ -19,6 +20,9 @@ __all__ = [
     'SyntheticScenes',
     'render_scene',
     'UnlabeledImageDataset',
+    'DepthFolderDataset',
+    'HypersimDataset',
+    'VKITTI2Dataset',
     'list_images',
     'CrossContextCrops',
     'ResizeCanvas',

@@ -42,7 +42,8 @@ def _tiny_teacher(cfg: dict) -> dict:
     elif cfg['type'] == 'GenPerceptTeacher':  # the diffusion teacher: a tiny stand-in
         return dict(type='DepthAnythingTeacher', model=dict(TINY_MODEL))
     elif cfg['type'] == 'DepthAnythingTeacher':
-        cfg.update(model=dict(TINY_MODEL), checkpoint=None)
+        max_depth = cfg['model'].get('max_depth')  # a metric teacher stays metric
+        cfg.update(model=dict(TINY_MODEL, max_depth=max_depth), checkpoint=None)
     elif cfg['type'] == 'MiDaSTeacher':  # configs/midas/ (tests/test_configs/test_midas_configs.py)
         cfg.update(
             model=dict(
@@ -86,10 +87,15 @@ def test_there_are_configs():
     assert len([n for n in names if n.startswith('configs/ablations/')]) == 12
 
 
-@pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
-def test_config_runs_one_iteration(path):
-    cfg = Config.fromfile(path)
+def tiny_model_cfg(cfg: Config) -> dict:
+    """The config's model with tiny random weights (teachers, students) at 56 px."""
     model_cfg = cfg.model.to_dict()
+    student = dict(TINY_MODEL)
+    if model_cfg['student'].get('max_depth') is not None:  # a metric student stays metric
+        student['max_depth'] = model_cfg['student']['max_depth']
+    if model_cfg['type'] == 'SupervisedDepthEstimator':
+        model_cfg['student'] = student
+        return model_cfg
     # L_feat's target encoder as the config decides it (from its checkpoint paths)
     feat_source = model_cfg.get('feat_source', 'auto')
     if feat_source == 'auto':
@@ -98,31 +104,65 @@ def test_config_runs_one_iteration(path):
         )
         feat_source = 'teacher' if same else 'copy'
     model_cfg['feat_source'] = feat_source
-    model_cfg['student'] = dict(TINY_MODEL)
+    model_cfg['student'] = student
     model_cfg['teacher'] = _tiny_teacher(model_cfg['teacher'])
     model_cfg['train_size'] = (56, 56)
     if model_cfg.get('loss_feat'):
         model_cfg['feat_encoder'] = None
+    return model_cfg
+
+
+def run_one_iteration(cfg: Config, dataset_cfg: dict = None) -> dict:
+    """Build a config's model at tiny size and run one training step on two samples.
+
+    Args:
+        cfg (Config): the config (its own losses, switches and teachers' wiring).
+        dataset_cfg (dict, optional): the dataset to draw two samples from (e.g. the
+            config's dataset pointed at a temporary folder); None renders two synthetic
+            scenes. Either way through the config's crops and packing at tiny size.
+
+    Returns:
+        dict: the losses (already checked finite, with gradients on the student).
+    """
+    model_cfg = tiny_model_cfg(cfg)
     model = MODELS.build(model_cfg)
-    if feat_source == 'teacher':  # one checkpoint for both encoders, as the config has it
+    # one checkpoint for both encoders, as the config has it
+    if model_cfg.get('feat_source') == 'teacher':
         model.student.backbone.load_state_dict(model.teacher.model.backbone.state_dict())
     model.init_weights()
-
-    pipeline = tiny_pipeline(cfg.train_dataloader.dataset.pipeline, cfg.model.train_size[0], 56)
-    # a landscape and a portrait image: one batch of two sizes, as SA-1B gives
-    samples = [
-        DATASETS.build(
-            dict(
-                type='SyntheticScenes', num_samples=1, height=h, width=w, seed=0, pipeline=pipeline
-            )
-        )[0]
-        for h, w in ((84, 112), (112, 84))
-    ]
+    supervised = model_cfg['type'] == 'SupervisedDepthEstimator'
+    if supervised:
+        keep = ('RandomDepthCrop', 'PackDepthInputs')
+        pipeline = [dict(t) for t in cfg.train_dataloader.dataset.pipeline if t['type'] in keep]
+        for t in pipeline:
+            if t['type'] == 'RandomDepthCrop':
+                t['size'] = 56
+    else:
+        pipeline = tiny_pipeline(cfg.train_dataloader.dataset.pipeline, cfg.model.train_size[0], 56)
+    if dataset_cfg is None:
+        # a landscape and a portrait image: one batch of two sizes, as SA-1B gives
+        samples = [
+            DATASETS.build(
+                dict(
+                    type='SyntheticScenes',
+                    num_samples=1,
+                    height=h,
+                    width=w,
+                    seed=0,
+                    pipeline=pipeline,
+                )
+            )[0]
+            for h, w in ((84, 112), (112, 84))
+        ]
+    else:
+        dataset = DATASETS.build(dict(dataset_cfg, pipeline=pipeline))
+        samples = [dataset[0], dataset[1]]
     np.random.seed(0)
     data = model.data_preprocessor(pseudo_collate(samples), True)
-    if model_cfg['teacher']['type'] != 'SimulatedTeacher':
+    if not supervised and model_cfg['teacher']['type'] != 'SimulatedTeacher':
         for s in data['data_samples']:  # real teachers see RGB only
-            del s.gt_depth
+            if 'gt_depth' in s:
+                del s.gt_depth
     losses = model.loss(**data)
     assert losses and all(k.startswith('loss_') for k in losses)
     total = sum(losses.values())
@@ -132,6 +172,12 @@ def test_config_runs_one_iteration(path):
     # DDP with find_unused_parameters=False: every trainable parameter gets a gradient
     idle = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not idle, f'trainable parameters without a gradient: {idle[:8]}'
+    return losses
+
+
+@pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_runs_one_iteration(path):
+    run_one_iteration(Config.fromfile(path))
 
 
 def test_encoder_only_initialization(tmp_path):

@@ -103,7 +103,15 @@ def test_one_switch_per_idea(path):
     if not model.get('local_global', True):
         # the flag alone turns L_lg off; a second switch would be a None loss
         assert model.get('loss_lg') is not None, f'{_rel(path)}: local_global=False is enough'
-    crops = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'CrossContextCrops']
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    if model.get('type') == 'SupervisedDepthEstimator':  # configs/finetune: one labeled crop
+        crops = [t for t in pipeline if t['type'] == 'RandomDepthCrop']
+        assert crops and crops[0]['size'] == model.train_size[0], (
+            f'{_rel(path)}: RandomDepthCrop(size) must be model.train_size {model.train_size}'
+        )
+        crops = [dict(global_size=(0, 0))]  # no cross-context views to check below
+    else:
+        crops = [t for t in pipeline if t['type'] == 'CrossContextCrops']
     assert crops, f'{_rel(path)}: the training pipeline has no CrossContextCrops'
     fixed_input = not isinstance(crops[0].get('global_size'), (int, type(None)))
     if not fixed_input:  # the paper's layout: local patches of train_size px, seen at 1:1

@@ -39,7 +39,7 @@ def test_registered_and_validates_arguments():
     metric = METRICS.build(dict(type='AffineInvariantDepthMetric', benchmark='nyu'))
     assert isinstance(metric, AffineInvariantDepthMetric)
     with pytest.raises(ValueError, match='alignment'):
-        AffineInvariantDepthMetric(alignment='median')
+        AffineInvariantDepthMetric(alignment='scale_only')
     with pytest.raises(KeyError, match='known benchmarks'):
         AffineInvariantDepthMetric(benchmark='nyu2')
 

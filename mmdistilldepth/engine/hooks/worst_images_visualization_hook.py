@@ -91,8 +91,16 @@ class WorstImagesVisualizationHook(Hook):
             gt = sample.gt_depth.data
             mask = sample.gt_valid_mask.data if 'gt_valid_mask' in sample else None
             pred = resize_to(sample.pred_depth.data, gt.shape[-2:])
+            pred_space = sample.metainfo.get('pred_space') or getattr(metric, 'pred_space', None)
             aligned = align_to_benchmark(
-                pred, gt, benchmark, metric.alignment, mask, metric.alignment_max_res, crop
+                pred,
+                gt,
+                benchmark,
+                metric.alignment,
+                mask,
+                metric.alignment_max_res,
+                crop,
+                pred_space,
             )
             caption = (
                 f'{name} #{rank} AbsRel {row["metrics"]["abs_rel"]:.3f} '

@@ -1,8 +1,20 @@
-"""Least-squares scale-and-shift alignment of an affine-invariant prediction.
+"""Alignment of a prediction to ground-truth depth before the metrics.
 
-Follows Marigold's ``align_depth_least_square`` and the two alignment modes of its
-``eval.py`` (see ``fixtures/README.md`` section 3): the fit runs in float64 and returns
-float32 scale and shift, which are applied in float32 to the whole image.
+Four modes, one module:
+
+- ``least_square`` / ``least_square_disparity``: Marigold's
+  ``align_depth_least_square`` and the two alignment modes of its ``eval.py`` (see
+  ``fixtures/README.md`` section 3): the fit runs in float64 and returns float32
+  scale and shift, which are applied in float32 to the whole image. For affine-
+  invariant depth and disparity models.
+- ``median``: scale only, ``median(gt) / median(pred)`` over the fit pixels (the
+  mean of the two middle values for an even count, as ``numpy.median``), in depth
+  space. For scale-invariant (e.g. metric-but-off-by-a-scale) depth.
+- ``none``: the prediction is metric depth and is compared as it is (scale 1,
+  shift 0). For metric models (``DepthAnythingV2(max_depth=...)``).
+
+:func:`to_alignment_space` turns a prediction into the space a mode works in, given
+what the model predicts (``pred_space``: ``'disparity'`` or ``'depth'``).
 """
 
 from __future__ import annotations
@@ -12,7 +24,9 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-ALIGNMENT_MODES = ('least_square', 'least_square_disparity')
+ALIGNMENT_MODES = ('least_square', 'least_square_disparity', 'median', 'none')
+#: What a model's output is: relative inverse depth, or depth (metric or affine).
+PRED_SPACES = ('disparity', 'depth')
 #: Aligned disparities are clipped to at least this before inversion to depth.
 MIN_ALIGNED_DISPARITY = 1e-3
 
@@ -121,16 +135,61 @@ def fit_scale_shift_batched(
     return scale.float(), shift.float()
 
 
+def to_alignment_space(pred: torch.Tensor, pred_space: Optional[str], mode: str) -> torch.Tensor:
+    """The prediction in the space ``mode`` aligns in, given what the model predicts.
+
+    - a depth prediction (``pred_space='depth'``) under ``least_square_disparity`` is
+      inverted to disparity (0 where it is <= 0);
+    - a disparity prediction under ``none`` or ``median`` is inverted to depth
+      (clipped to >= 1e-3 first), since neither mode can absorb the inversion;
+    - anything else (and ``pred_space=None``, "as given") is returned unchanged:
+      ``least_square`` fits whatever it is given in depth space, as the community
+      protocol does for depth models.
+
+    Raises:
+        ValueError: unknown ``pred_space``.
+    """
+    if pred_space is None:
+        return pred
+    if pred_space not in PRED_SPACES:
+        raise ValueError(f'unknown pred_space {pred_space!r}; choose one of {PRED_SPACES}')
+    if pred_space == 'depth' and mode == 'least_square_disparity':
+        positive = pred > 0
+        return torch.where(positive, 1.0 / torch.where(positive, pred, 1.0), 0.0)
+    if pred_space == 'disparity' and mode in ('none', 'median'):
+        return 1.0 / pred.clamp(min=MIN_ALIGNED_DISPARITY)
+    return pred
+
+
+def median_value(x: torch.Tensor) -> torch.Tensor:
+    """The median of a 1-D tensor as ``numpy.median`` (mean of the two middle values)."""
+    x = x.reshape(-1).double()
+    n = x.numel()
+    lower = x.kthvalue((n + 1) // 2).values
+    upper = x.kthvalue(n // 2 + 1).values
+    return (lower + upper) / 2
+
+
+def fit_median_scale(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``median(target) / median(pred)`` of 1-D values (float32 scalar, 1 if degenerate)."""
+    p_med = median_value(pred)
+    scale = median_value(target) / p_med if bool(p_med > 0) else p_med.new_tensor(1.0)
+    return scale.float()
+
+
 def fit_target(
     pred: torch.Tensor, gt: torch.Tensor, mode: str
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """What the prediction is fitted to, and which elements may be used (None = all).
 
-    ``least_square``: the depth itself. ``least_square_disparity``: ``1 / gt`` (0 where
-    gt <= 0), usable where gt > 0 and pred > 0.
+    ``least_square`` and ``none``: the depth itself. ``median``: the depth, usable where
+    pred > 0. ``least_square_disparity``: ``1 / gt`` (0 where gt <= 0), usable where
+    gt > 0 and pred > 0.
     """
-    if mode == 'least_square':
+    if mode in ('least_square', 'none'):
         return gt, None
+    if mode == 'median':
+        return gt, pred > 0
     positive_gt = gt > 0
     target = torch.where(positive_gt, 1.0 / torch.where(positive_gt, gt, 1.0), 0.0)
     return target, positive_gt & (pred > 0)
@@ -146,6 +205,21 @@ def apply_alignment(
     if mode == 'least_square_disparity':
         aligned = 1.0 / aligned.clamp(min=MIN_ALIGNED_DISPARITY)
     return aligned
+
+
+def _fit(
+    pred: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor], mode: str
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Scale and shift of ``mode`` on the masked elements (mask None = all)."""
+    if mode == 'none':
+        one = torch.ones((), dtype=torch.float32, device=pred.device)
+        return one, torch.zeros_like(one)
+    if mode == 'median':
+        p = pred[mask] if mask is not None else pred.reshape(-1)
+        t = target[mask] if mask is not None else target.reshape(-1)
+        scale = fit_median_scale(p, t)
+        return scale, torch.zeros_like(scale)
+    return fit_scale_shift(pred, target, mask)
 
 
 def _check_mode(mode: str) -> None:
@@ -167,17 +241,20 @@ def align_depth(
     mode: str = 'least_square',
     max_res: Optional[int] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Align an affine-invariant prediction to metric ground-truth depth.
+    """Align a prediction to metric ground-truth depth.
 
     Args:
         pred (Tensor): (H, W) prediction at the GT's resolution: affine-invariant
             depth for ``'least_square'``, affine-invariant disparity for
-            ``'least_square_disparity'``.
+            ``'least_square_disparity'``, depth up to a scale for ``'median'``,
+            metric depth for ``'none'`` (see :func:`to_alignment_space`).
         gt (Tensor): (H, W) ground-truth depth in metres, 0 = missing.
         valid_mask (Tensor): (H, W) bool, the benchmark's valid pixels.
         mode (str): ``'least_square'`` fits ``pred`` to ``gt`` in depth space;
             ``'least_square_disparity'`` fits ``pred`` to ``1 / gt`` on pixels where
-            both are > 0, clips the aligned disparity to >= 1e-3 and inverts it.
+            both are > 0, clips the aligned disparity to >= 1e-3 and inverts it;
+            ``'median'`` scales ``pred`` by ``median(gt) / median(pred)``; ``'none'``
+            returns ``pred`` as it is.
         max_res (int, optional): fit on a subsampled copy (:func:`subsample_for_fit`);
             the fitted scale and shift are applied at full resolution.
 
@@ -203,7 +280,7 @@ def align_depth(
     )
     if not bool(fit_mask.any()):
         raise _no_fit_pixel(mode)
-    scale, shift = fit_scale_shift(fit_pred, fit_target_, fit_mask)
+    scale, shift = _fit(fit_pred, fit_target_, fit_mask, mode)
     return apply_alignment(pred, scale, shift, mode), scale, shift
 
 
@@ -229,7 +306,7 @@ def align_values(
     if usable is not None:
         if not bool(usable.any()):
             raise _no_fit_pixel(mode)
-        scale, shift = fit_scale_shift(pred, target, usable)
+        scale, shift = _fit(pred, target, usable, mode)
     else:
-        scale, shift = fit_scale_shift(pred, target)
+        scale, shift = _fit(pred, target, None, mode)
     return apply_alignment(pred, scale, shift, mode), scale, shift

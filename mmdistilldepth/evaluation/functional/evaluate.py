@@ -6,7 +6,13 @@ from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch
 
-from .alignment import NoValidPixelError, align_depth, align_values, fit_subsample_scale
+from .alignment import (
+    NoValidPixelError,
+    align_depth,
+    align_values,
+    fit_subsample_scale,
+    to_alignment_space,
+)
 from .depth_metrics import depth_error_metrics, depth_error_metrics_of_values
 from .protocols import benchmark_valid_mask, get_protocol
 
@@ -61,6 +67,7 @@ def align_to_benchmark(
     valid_mask: Optional[torch.Tensor] = None,
     alignment_max_res: Optional[int] = None,
     crop: Optional[str] = 'default',
+    pred_space: Optional[str] = None,
 ) -> AlignedDepth:
     """Apply a benchmark's protocol up to the metrics (also used for pictures).
 
@@ -71,14 +78,18 @@ def align_to_benchmark(
             KITTI: already KB-cropped to 352x1216.
         benchmark (str): ``'nyu'``, ``'kitti'``, ``'eth3d'``, ``'diode'`` or
             ``'scannet'`` (see :data:`BENCHMARK_PROTOCOLS`).
-        alignment (str): ``'least_square'`` (depth models) or
-            ``'least_square_disparity'`` (disparity models).
+        alignment (str): ``'least_square'`` (depth models),
+            ``'least_square_disparity'`` (disparity models), ``'median'`` (scale
+            only) or ``'none'`` (metric models, compared as they are).
         valid_mask (Tensor, optional): (H, W) bool mask provided with the data;
             DIODE's is required and used as is.
         alignment_max_res (int, optional): resolution cap of the fit; None uses the
             benchmark's default (1024 for ETH3D, none elsewhere).
         crop (str, optional): override the benchmark's evaluation crop, e.g.
             ``'kitti_garg'`` or None; ``'default'`` keeps the protocol's.
+        pred_space (str, optional): what ``pred`` is, ``'disparity'`` or
+            ``'depth'``; it is first turned into the alignment's space
+            (:func:`to_alignment_space`). None takes it as given.
 
     Returns:
         AlignedDepth: float32 (H, W) maps on ``pred``'s device.
@@ -88,6 +99,7 @@ def align_to_benchmark(
     """
     protocol = get_protocol(benchmark)
     pred, gt, valid = _prepare(pred, gt, benchmark, valid_mask, crop)
+    pred = to_alignment_space(pred, pred_space, alignment)
     if not bool(valid.any()):
         raise NoValidPixelError(f'no valid {benchmark} ground-truth pixel')
     aligned, scale, shift = align_depth(
@@ -105,8 +117,9 @@ def evaluate_depth(
     valid_mask: Optional[torch.Tensor] = None,
     alignment_max_res: Optional[int] = None,
     crop: Optional[str] = 'default',
+    pred_space: Optional[str] = None,
 ) -> Dict[str, torch.Tensor]:
-    """Zero-shot metrics of one affine-invariant prediction, community protocol.
+    """Zero-shot metrics of one prediction, community protocol.
 
     Pure torch, on whichever device the tensors are on. Steps: the benchmark's valid
     mask (range, crop, provided mask), least-squares alignment (depth or disparity
@@ -125,13 +138,14 @@ def evaluate_depth(
     if fit_subsample_scale(tuple(gt.shape[-2:]), _max_res(benchmark, alignment_max_res)):
         # the fit runs on a subsampled full map (ETH3D): the general path
         aligned = align_to_benchmark(
-            pred, gt, benchmark, alignment, valid_mask, alignment_max_res, crop
+            pred, gt, benchmark, alignment, valid_mask, alignment_max_res, crop, pred_space
         )
         return depth_error_metrics(aligned.pred, aligned.gt, aligned.valid_mask)
     # Fast path: everything from here on needs the valid pixels only (same elements in
     # the same order as the full-map path, so the same numbers).
     protocol = get_protocol(benchmark)
     pred, gt, valid = _prepare(pred, gt, benchmark, valid_mask, crop)
+    pred = to_alignment_space(pred, pred_space, alignment)
     index = valid.reshape(-1).nonzero().squeeze(1)
     if index.numel() == 0:
         raise NoValidPixelError(f'no valid {benchmark} ground-truth pixel')

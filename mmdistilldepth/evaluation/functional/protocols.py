@@ -23,6 +23,7 @@ diode         0.6          350        none                 provided mask,    ful
                                                            as is
 scannet       1e-3         10         none                 range             full
 synthetic     1e-3         100        none                 range & provided  full
+custom        1e-3         inf        none                 range & provided  full
 ============  ===========  ========  ===================  ================  ==============
 
 For every benchmark the aligned prediction is clipped to [min_depth, max_depth] and
@@ -89,6 +90,9 @@ BENCHMARK_PROTOCOLS: Dict[str, BenchmarkProtocol] = {
     # Rendered scenes (SyntheticScenes, make_synthetic): exact depth up to 80 m, the
     # renderer's mask marks the sky; not a community benchmark.
     'synthetic': BenchmarkProtocol('synthetic', 1e-3, 100.0),
+    # Your own labeled set (DepthFolderDataset): its reader already marks invalid and
+    # out-of-range pixels with 0, so every positive depth counts; no crop.
+    'custom': BenchmarkProtocol('custom', 1e-3, math.inf),
 }
 
 

@@ -20,6 +20,7 @@ from mmdistilldepth.registry import METRICS
 from ..functional import (
     ALIGNMENT_MODES,
     METRIC_NAMES,
+    PRED_SPACES,
     NoValidPixelError,
     evaluate_depth,
     get_protocol,
@@ -65,7 +66,16 @@ class AffineInvariantDepthMetric(BaseMetric):
             or ``'scannet'``; None takes ``dataset_meta['benchmark']``.
         alignment (str): ``'least_square_disparity'`` for models that predict
             affine-invariant disparity (Depth Anything, the students),
-            ``'least_square'`` for depth models (Marigold).
+            ``'least_square'`` for depth models (Marigold), ``'median'`` (scale
+            only, in depth space) or ``'none'`` (metric models, compared as they
+            are; ``tools/test.py --alignment none``).
+        pred_space (str, optional): what the predictions are when a sample's
+            metainfo does not say (``'disparity'`` or ``'depth'``). Estimators write
+            ``pred_space`` into the metainfo (``DepthAnythingV2``: ``'depth'`` with
+            ``max_depth``, else ``'disparity'``), and it wins; the prediction is then
+            turned into the alignment's space (a disparity is inverted for
+            ``none``/``median``, a depth for ``least_square_disparity``). None with
+            no metainfo takes predictions as given (the behaviour before the key).
         alignment_max_res (int, optional): resolution cap of the fit; None uses the
             benchmark's default (1024 for ETH3D).
         per_image_csv (str, optional): where to write one row of metrics per image.
@@ -91,14 +101,18 @@ class AffineInvariantDepthMetric(BaseMetric):
         alignment_max_res: Optional[int] = None,
         per_image_csv: Optional[str] = None,
         crop: Optional[str] = 'default',
+        pred_space: Optional[str] = None,
         collect_device: str = 'cpu',
         prefix: Optional[str] = None,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if alignment not in ALIGNMENT_MODES:
             raise ValueError(f'unknown alignment {alignment!r}; choose one of {ALIGNMENT_MODES}')
+        if pred_space is not None and pred_space not in PRED_SPACES:
+            raise ValueError(f'unknown pred_space {pred_space!r}; choose one of {PRED_SPACES}')
         if benchmark is not None:
             get_protocol(benchmark)  # fail at build time on a typo
+        self.pred_space = pred_space
         self.benchmark = benchmark
         self.alignment = alignment
         self.alignment_max_res = alignment_max_res
@@ -141,9 +155,17 @@ class AffineInvariantDepthMetric(BaseMetric):
             result = dict(
                 img_path=meta.get('img_path'), sample_idx=meta.get('sample_idx'), metrics=None
             )
+            pred_space = meta.get('pred_space') or self.pred_space
             try:
                 values = evaluate_depth(
-                    pred, gt, benchmark, self.alignment, mask, self.alignment_max_res, crop
+                    pred,
+                    gt,
+                    benchmark,
+                    self.alignment,
+                    mask,
+                    self.alignment_max_res,
+                    crop,
+                    pred_space,
                 )
                 result['metrics'] = dict(
                     zip(METRIC_NAMES, torch.stack([values[k] for k in METRIC_NAMES]).tolist())

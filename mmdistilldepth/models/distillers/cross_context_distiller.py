@@ -147,6 +147,27 @@ def same_encoder_weights(
     return same_norm
 
 
+def view_zoom(boxes: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """How many times larger a crop view shows the scene than the global view does.
+
+    A crop ``box`` (x1, y1, x2, y2) given in pixels of the global view (the whole
+    image as the student sees it: the metainfo boxes) and resized to ``size`` (h, w)
+    magnifies the scene ``sqrt(h * w / (box_h * box_w))`` times with respect to the
+    global view (the geometric mean of the two axes; equal for aspect-kept crops). A
+    metric model sees a magnified crop as a closer scene: its depth shrinks by about
+    that factor, which ``CrossContextDistiller(metric_zoom=True)`` multiplies back.
+
+    Args:
+        boxes (Tensor): (K, 4) boxes in global-view pixels.
+        size (Sequence[int]): the (h, w) every crop view is resized to.
+
+    Returns:
+        Tensor: (K,) zoom factors (1 for a box of the view's own size).
+    """
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return torch.sqrt(float(size[0]) * float(size[1]) / area.clamp(min=1e-6))
+
+
 @MODELS.register_module()
 class CrossContextDistiller(BaseModel):
     """Train a student depth model from a frozen teacher across contexts.
@@ -211,6 +232,18 @@ class CrossContextDistiller(BaseModel):
         loss_weights (dict): weights of ``sc``, ``lg``, ``feat``, ``grad``.
         feat_encoder (dict, optional): config of the frozen encoder for
             ``L_feat``; default a frozen copy of the student's initial encoder.
+        metric_zoom (bool | str): metric distillation (a metric teacher and
+            student, a scale-aware loss such as ``SiLogLoss``;
+            ``configs/metric_distill/``). A crop resized up looks closer to a metric
+            model (depth / :func:`view_zoom`). ``True`` or ``'local'``: the
+            teacher's depth on each local patch is multiplied by the patch's zoom
+            before ``L_lg`` compares it with the student's global view (same image
+            points, the global view's scale); ``L_sc`` (one view for both) is left
+            as the teacher sees it. ``'all'``: the shared view's target is brought
+            to the global view's scale too, so every target is the depth of the
+            whole image as the teacher sees it (what the student predicts at test
+            time). False (default): nothing (relative teachers: their normalized
+            losses remove scale anyway).
         feat_source (str): where ``L_feat``'s targets come from. ``'copy'``: the
             frozen encoder (``feat_encoder`` or the copy) on every student view.
             ``'teacher'``: the teacher's encoder, whose weights must be the student's
@@ -244,6 +277,7 @@ class CrossContextDistiller(BaseModel):
         loss_weights: Optional[Dict[str, float]] = None,
         feat_encoder: Optional[dict] = None,
         feat_source: str = 'auto',
+        metric_zoom: Union[bool, str] = False,
         student_mean: Sequence[float] = IMAGENET_MEAN,
         student_std: Sequence[float] = IMAGENET_STD,
         data_preprocessor: Optional[dict] = None,
@@ -255,6 +289,11 @@ class CrossContextDistiller(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
         self.train_size = tuple(int(s) for s in train_size)
+        if metric_zoom not in (False, True, 'local', 'all', None):
+            raise ValueError(
+                f"metric_zoom must be False, True/'local' or 'all', got {metric_zoom!r}"
+            )
+        self.metric_zoom = 'local' if metric_zoom is True else (metric_zoom or False)
         self.shared_context = shared_context
         self.local_global = local_global
         weights = dict(sc=1.0, lg=0.5, feat=1.0, grad=2.0)
@@ -568,6 +607,7 @@ class CrossContextDistiller(BaseModel):
         images: torch.Tensor,
         gt_depth: Optional[torch.Tensor] = None,
         with_features: bool = False,
+        zoom: Optional[torch.Tensor] = None,
     ):
         """One teacher call on RGB views in [0, 1] (their true depth for a simulated one);
         with ``with_features`` also its encoder's last layer (``feat_source='teacher'``).
@@ -584,6 +624,8 @@ class CrossContextDistiller(BaseModel):
         ):
             if with_features:
                 pred = self.teacher.predict_with_features(images, gt_depth=gt_depth)
+            elif zoom is not None:  # a teacher that simulates the crop-zoom flaw
+                pred = self.teacher.predict(images, gt_depth=gt_depth, view_zoom=zoom)
             else:
                 pred = self.teacher.predict(images, gt_depth=gt_depth)
         # inference tensors cannot be saved for backward: make a normal copy
@@ -591,17 +633,45 @@ class CrossContextDistiller(BaseModel):
             return pred[0].float().clone(), pred[1].float().clone()
         return pred.float().clone()
 
-    def _teacher_views(self, views: List[torch.Tensor], with_features: bool = False) -> list:
-        """The teacher on views with 3 (RGB) or 4 (RGB + true disparity) channels."""
+    def _teacher_views(
+        self,
+        views: List[torch.Tensor],
+        with_features: bool = False,
+        zooms: Optional[List[torch.Tensor]] = None,
+    ) -> list:
+        """The teacher on views with 3 (RGB) or 4 (RGB + true disparity) channels.
+
+        ``zooms`` (each view's :func:`view_zoom`) reach a teacher that reads them
+        (``uses_view_zoom``, the metric ``SimulatedTeacher``); they ride along as one
+        more constant channel, so that views of one size still make one call.
+        """
+        with_zoom = zooms is not None and getattr(self.teacher, 'uses_view_zoom', False)
+        if with_zoom:
+            views = [
+                torch.cat([v, z.to(v).view(-1, 1, 1, 1).expand(-1, 1, *v.shape[-2:])], 1)
+                for v, z in zip(views, zooms)
+            ]
 
         def call(v):
+            zoom = None
+            if with_zoom:
+                v, zoom = v[:, :-1], v[:, -1, 0, 0]
             depth = None
             if v.shape[1] == 4:
                 disp = v[:, 3:]
                 depth = torch.where(disp > 0, 1.0 / disp.clamp(min=1e-6), torch.zeros_like(disp))
-            return self._teacher_predict(v[:, :3], depth, with_features=with_features)
+            return self._teacher_predict(v[:, :3], depth, with_features=with_features, zoom=zoom)
 
         return self._grouped(call, views)
+
+    def _view_zooms(self, views: dict) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:func:`view_zoom` of the shared pair's view (B) and the local patches (B*N)."""
+        boxes = views['boxes']
+        if views['crop_shared']:
+            shared = view_zoom(boxes['shared'], self.train_size)
+        else:  # the global view itself
+            shared = torch.ones(len(boxes['shared']), device=boxes['shared'].device)
+        return shared, view_zoom(boxes['local'].flatten(0, 1), self.train_size)
 
     # ------------------------------------------------------------------ losses
     def _loss_feat(self, students: list, masks: list, known: Optional[list] = None) -> torch.Tensor:
@@ -663,12 +733,20 @@ class CrossContextDistiller(BaseModel):
         shared_view = views['shared'] if views['crop_shared'] else views['global']
         given = ([shared_view] if sc_on else []) + ([views['local']] if lg_on else [])
         reuse = sc_on and self.loss_feat is not None and self.feat_source == 'teacher'
-        out = self._teacher_views(given, with_features=reuse)
+        z_shared, z_local = self._view_zooms(views)
+        zooms = ([z_shared] if sc_on else []) + ([z_local] if lg_on else [])
+        out = self._teacher_views(given, with_features=reuse, zooms=zooms)
         if reuse:
             views['teacher_features'] = out[0][1]  # the shared pair's view only
             out = [o[0] for o in out]
         finite = all(self._teacher_output_finite(t) for t in out)
-        return (out[0] if sc_on else None), (out[-1] if lg_on else None), finite
+        t_shared = out[0] if sc_on else None
+        t_local = out[-1] if lg_on else None
+        if self.metric_zoom and lg_on:  # crop zoom: back to the global view's scale
+            t_local = t_local * z_local.view(-1, 1, 1, 1)
+        if self.metric_zoom == 'all' and sc_on:
+            t_shared = t_shared * z_shared.view(-1, 1, 1, 1)
+        return t_shared, t_local, finite
 
     def _student_step(self, views: dict) -> dict:
         """The student on [V_s; V_g] (V_g once when it is the shared view).
@@ -816,12 +894,16 @@ class CrossContextDistiller(BaseModel):
     def predict(
         self, inputs: torch.Tensor, data_samples: Optional[List[DepthDataSample]] = None
     ) -> List[DepthDataSample]:
-        """The student's disparity (1, h, w) at the input resolution, per image."""
+        """The student's disparity (1, h, w) at the input resolution, per image
+        (metric depth for a metric student; ``pred_space`` in the metainfo says which).
+        """
         disparity = self._student(inputs)
         if data_samples is None:
             data_samples = [DepthDataSample() for _ in range(len(inputs))]
+        pred_space = getattr(self.student, 'pred_space', 'disparity')
         for sample, pred in zip(data_samples, disparity):
             sample.pred_depth = PixelData(data=pred)
+            sample.set_metainfo(dict(pred_space=pred_space))
         return data_samples
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:

@@ -16,8 +16,17 @@ class BaseDepthEstimator(BaseModel):
 
     Subclasses implement ``_forward(inputs) -> disparity (B, 1, H, W)``; this class
     wires it to MMEngine's ``forward(inputs, data_samples, mode)``. Estimators have no
-    supervised loss of their own: they are trained as the student of a distiller.
+    supervised loss of their own: they are trained as the student of a distiller, or
+    wrapped in ``SupervisedDepthEstimator`` for fine-tuning on labeled depth.
+
+    ``pred_space`` says what the output is: ``'disparity'`` (relative, affine-invariant
+    inverse depth, the default) or ``'depth'`` (metric depth in metres, e.g.
+    ``DepthAnythingV2(max_depth=...)``). ``predict`` writes it into each sample's
+    metainfo, so the evaluator knows the space it aligns (or does not align) in.
     """
+
+    #: ``'disparity'`` (relative inverse depth) or ``'depth'`` (metric, metres).
+    pred_space: str = 'disparity'
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
         raise NotImplementedError
@@ -57,4 +66,5 @@ class BaseDepthEstimator(BaseModel):
             data_samples = [DepthDataSample() for _ in range(disparity.shape[0])]
         for sample, disp in zip(data_samples, disparity):
             sample.pred_depth = PixelData(data=disp)
+            sample.set_metainfo(dict(pred_space=self.pred_space))
         return data_samples

@@ -33,7 +33,7 @@ DAV2_HEADS = {
 
 @MODELS.register_module()
 class DepthAnythingV2(BaseDepthEstimator):
-    """Depth Anything V2: DINOv2 encoder + DPT head -> relative disparity.
+    """Depth Anything V2: DINOv2 encoder + DPT head -> relative disparity (or metric depth).
 
     Parameter names are the official ones (``pretrained.*``, ``depth_head.*``), so
     official checkpoints load without a key map; ``backbone`` and ``encoder`` are
@@ -50,6 +50,12 @@ class DepthAnythingV2(BaseDepthEstimator):
         use_bn (bool): BatchNorm in the fusion blocks.
         use_clstoken (bool): class-token readout in the head.
         final_relu_after_upsample (bool): Distill-Any-Depth Large's head variant.
+        max_depth (float, optional): build the official **metric** model (Depth
+            Anything V2 ``metric_depth/``: Hypersim indoor 20, Virtual KITTI 2
+            outdoor 80): the head ends in ``sigmoid * max_depth`` and the output is
+            metric depth in metres (``pred_space = 'depth'``). The official metric
+            checkpoints have the same keys and load as they are. None: relative
+            disparity (``pred_space = 'disparity'``).
         fused_attn (bool): fused SDPA (default) or the plain softmax attention.
         drop_path_rate (float): stochastic depth of the encoder (training).
         with_cp (bool): gradient checkpointing of the encoder blocks (training).
@@ -71,6 +77,7 @@ class DepthAnythingV2(BaseDepthEstimator):
         use_bn: bool = False,
         use_clstoken: bool = False,
         final_relu_after_upsample: bool = False,
+        max_depth: Optional[float] = None,
         fused_attn: bool = True,
         drop_path_rate: float = 0.0,
         with_cp: bool = False,
@@ -110,8 +117,11 @@ class DepthAnythingV2(BaseDepthEstimator):
                 use_bn=use_bn,
                 use_clstoken=use_clstoken,
                 final_relu_after_upsample=final_relu_after_upsample,
+                max_depth=max_depth,
             )
         )
+        self.max_depth = None if max_depth is None else float(max_depth)
+        self.pred_space = 'disparity' if max_depth is None else 'depth'
         # Kept for strict loading of official checkpoints, never used by the forward:
         # frozen, so that DDP runs with find_unused_parameters=False.
         unused = [self.pretrained.mask_token]

@@ -94,6 +94,12 @@ class DPTHead(nn.Module):
             bilinear resize to the input size. The official Depth Anything V2 head
             (False) has the ReLU inside ``output_conv2``. Both have the same keys and
             give identical outputs when the input is a multiple of 14.
+        max_depth (float, optional): the official *metric* head (Depth Anything V2
+            ``metric_depth/``): ``output_conv2`` ends with a Sigmoid instead of the
+            ReLU, there is no final ReLU, and the output is ``sigmoid * max_depth``,
+            metric depth in (0, max_depth) metres (20 for Hypersim, 80 for Virtual
+            KITTI 2). The keys are the same as the relative head's. None (default):
+            the relative head, ReLU'd disparity.
     """
 
     def __init__(
@@ -104,8 +110,15 @@ class DPTHead(nn.Module):
         use_bn: bool = False,
         use_clstoken: bool = False,
         final_relu_after_upsample: bool = False,
+        max_depth: Optional[float] = None,
     ) -> None:
         super().__init__()
+        if max_depth is not None and (max_depth <= 0 or final_relu_after_upsample):
+            raise ValueError(
+                f'DPTHead: max_depth={max_depth} must be > 0 and cannot be combined '
+                'with final_relu_after_upsample (a relative-only head variant)'
+            )
+        self.max_depth = None if max_depth is None else float(max_depth)
         out_channels = list(out_channels)
         if len(out_channels) != 4:
             raise ValueError(f'out_channels needs 4 widths, got {out_channels}')
@@ -133,6 +146,15 @@ class DPTHead(nn.Module):
         for i in range(1, 5):
             setattr(scratch, f'refinenet{i}', FeatureFusionBlock(features, use_bn))
         scratch.output_conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
+        if self.max_depth is not None:  # official metric head: 4 modules, Sigmoid last
+            scratch.output_conv2 = nn.Sequential(
+                nn.Conv2d(features // 2, 32, 3, padding=1),
+                nn.ReLU(True),
+                nn.Conv2d(32, 1, 1),
+                nn.Sigmoid(),
+            )
+            self.scratch = scratch
+            return
         scratch.output_conv2 = nn.Sequential(
             nn.Conv2d(features // 2, 32, 3, padding=1),
             nn.ReLU(True),
@@ -165,7 +187,8 @@ class DPTHead(nn.Module):
 
         Returns:
             Tensor: ReLU'd disparity (B, 1, 14*patch_h, 14*patch_w) (or ``out_size``
-            for the Distill-Any-Depth Large variant).
+            for the Distill-Any-Depth Large variant); with ``max_depth``, metric depth
+            ``sigmoid * max_depth`` in metres.
         """
         levels = []
         for i, (tokens, cls_token) in enumerate(features):
@@ -182,6 +205,8 @@ class DPTHead(nn.Module):
         path = s.refinenet1(path, l1)
         out = s.output_conv1(path)
         out = F.interpolate(out, (patch_h * 14, patch_w * 14), mode='bilinear', align_corners=True)
+        if self.max_depth is not None:
+            return s.output_conv2(out) * self.max_depth
         if not self.final_relu_after_upsample:
             return F.relu(s.output_conv2(out))
         out = s.output_conv2[:3](out)

@@ -42,3 +42,4 @@ __all__ = [
     'FeatureAlignmentLoss',
     'feature_alignment_loss',
 ]
+from .silog_loss import SiLogLoss, silog_loss  # noqa: F401,E402  (metric fine-tuning)

@@ -27,6 +27,14 @@ def round_to_multiple(height: int, width: int, multiple: int = 14) -> tuple:
 class DepthAnythingTeacher(BaseTeacher):
     """A frozen ``DepthAnythingV2`` that predicts disparity for [0, 1] RGB views.
 
+    With a metric model (``model=dict(type='DepthAnythingV2', max_depth=20, ...)``
+    and an official ``depth_anything_v2_metric_*`` checkpoint) it predicts metric
+    **depth** in metres instead, and says so in ``pred_space = 'depth'``. The
+    distiller then distills depth (a metric student and a scale-aware loss such as
+    ``SiLogLoss``; ``configs/metric_distill/``) rather than disparity: the
+    "distiller only sees disparity" rule of the relative setting is for teachers
+    whose scale is unknown anyway.
+
     The views are ImageNet-normalized, resized (bicubic) to the network size,
     run under autocast where the device allows it (bf16 on CUDA) and the disparity
     is resized back (bilinear, ``align_corners=True``) to the view size.
@@ -68,6 +76,11 @@ class DepthAnythingTeacher(BaseTeacher):
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.freeze()
+
+    @property
+    def pred_space(self) -> str:
+        """``'depth'`` for a metric model, ``'disparity'`` for a relative one."""
+        return getattr(self.model, 'pred_space', 'disparity')
 
     def network_size(self, height: int, width: int) -> tuple:
         """The (h, w) the network runs at for a view of (height, width)."""

@@ -39,6 +39,16 @@ class SimulatedTeacher(BaseTeacher):
     The random draws are seeded by the content of each view, so the same view always
     gets the same pseudo-label: a resumed run reproduces an uninterrupted one.
 
+    **Metric mode** (``metric=True``) stands in for a metric teacher
+    (``DepthAnythingV2(max_depth=...)``): it returns metric *depth* in metres
+    (``pred_space = 'depth'``) with flaws 1 and 3 but **no** unknown per-call scale
+    and shift (a metric model has none), clipped to ``max_depth`` (the sky, with no
+    depth, is at ``max_depth``). It also has the metric models' crop-zoom flaw: a
+    view magnified ``z`` times with respect to the whole image (a crop resized up)
+    looks closer, so the prediction is the depth divided by ``z``; the distiller
+    passes each view's ``view_zoom`` (``uses_view_zoom``) and can undo it
+    (``CrossContextDistiller(metric_zoom=True)``).
+
     Args:
         internal_size (int): side of the square internal resolution.
         scale_range (Sequence[float]): range of the random disparity scale.
@@ -46,6 +56,8 @@ class SimulatedTeacher(BaseTeacher):
             fraction of the view's mean disparity.
         noise_amplitude (float): relative amplitude of the smooth error field.
         noise_cells (int): the error field's resolution (cells per side).
+        metric (bool): metric mode (see above).
+        max_depth (float): metric mode: the largest depth predicted (metres).
     """
 
     uses_gt_depth = True
@@ -57,14 +69,50 @@ class SimulatedTeacher(BaseTeacher):
         shift_range: Sequence[float] = (0.0, 0.5),
         noise_amplitude: float = 0.1,
         noise_cells: int = 3,
+        metric: bool = False,
+        max_depth: float = 80.0,
     ) -> None:
         super().__init__()
+        self.metric = bool(metric)
+        self.max_depth = float(max_depth)
         self.internal_size = internal_size
         self.scale_range = tuple(scale_range)
         self.shift_range = tuple(shift_range)
         self.noise_amplitude = noise_amplitude
         self.noise_cells = noise_cells
         self.freeze()
+
+    @property
+    def uses_view_zoom(self) -> bool:
+        """Metric mode: the distiller passes each view's magnification (``view_zoom``)."""
+        return self.metric
+
+    @property
+    def pred_space(self) -> str:
+        """``'depth'`` (metric mode) or ``'disparity'``."""
+        return 'depth' if self.metric else 'disparity'
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        images: torch.Tensor,
+        gt_depth: Optional[torch.Tensor] = None,
+        view_zoom: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """:meth:`BaseTeacher.predict`, plus each view's magnification.
+
+        Args:
+            images (Tensor): RGB views (B, 3, H, W) in [0, 1].
+            gt_depth (Tensor): their true depth (B, 1, H, W) in metres.
+            view_zoom (Tensor, optional): (B,) how much larger than in the whole
+                image (at the same view size) each view shows the scene; metric
+                mode divides the depth by it (a zoomed crop looks closer). Ignored
+                in relative mode (an unknown scale absorbs it).
+
+        Returns:
+            Tensor: disparity, or metric depth in metric mode, (B, 1, H, W).
+        """
+        return self._predict(images, gt_depth=gt_depth, view_zoom=view_zoom).float()
 
     def _generator(self, depth: torch.Tensor) -> torch.Generator:
         # A seed from the view's content: the same view always gets the same draws.
@@ -73,7 +121,10 @@ class SimulatedTeacher(BaseTeacher):
         return torch.Generator().manual_seed(seed)
 
     def _predict(
-        self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
+        self,
+        images: torch.Tensor,
+        gt_depth: Optional[torch.Tensor] = None,
+        view_zoom: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         if gt_depth is None:
             raise ValueError(
@@ -93,6 +144,11 @@ class SimulatedTeacher(BaseTeacher):
         cells = torch.randn(b, 1, self.noise_cells, self.noise_cells, generator=gen)
         field = F.interpolate(cells, size=(h, w), mode='bicubic', align_corners=True)
         disparity = disparity * (1.0 + self.noise_amplitude * field.to(disparity))
+        if self.metric:  # no unknown affine; depth, and the crop-zoom flaw
+            depth = 1.0 / disparity.clamp(min=1.0 / self.max_depth)
+            if view_zoom is not None:
+                depth = depth / view_zoom.to(depth).view(-1, 1, 1, 1)
+            return depth.clamp(max=self.max_depth)
         # 2. unknown positive scale and shift per view
         lo, hi = self.scale_range
         scale = torch.exp(
