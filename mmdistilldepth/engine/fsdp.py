@@ -39,15 +39,9 @@ class ShardedClipOptimWrapper(AutocastOptimWrapper):
     shards of the gradient: the global norm is the square root of the sum over the
     processes of their shards' squared norms. Only ``max_norm`` with the 2-norm is
     supported (the configs' ``clip_grad=dict(max_norm=...)``). The finite check of the
-    gradients is global as well, so that every process skips or steps together.
+    gradients is global already (``NonFiniteGuardMixin`` takes the minimum over the
+    ranks), so every process skips or steps together.
     """
-
-    def _grads_finite(self) -> bool:
-        finite = torch.tensor(float(super()._grads_finite()))
-        if dist.is_available() and dist.is_initialized():
-            finite = finite.to(self._device())
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        return bool(finite > 0)
 
     def _device(self) -> torch.device:
         for group in self.optimizer.param_groups:

@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.registry import FUNCTIONS
 
 from mmdistilldepth.engine.fsdp import ShardedClipOptimWrapper, vit_block_auto_wrap_policy
+from mmdistilldepth.engine.optim import nonfinite_guard
 from mmdistilldepth.registry import MODELS
 from mmdistilldepth.utils import register_all_modules
 from tests.conftest import REPO_ROOT
@@ -72,16 +73,20 @@ def test_sharded_clip_equals_clipping_the_whole_gradient(monkeypatch):
             reduced.append(op)
             if op == dist.ReduceOp.SUM:
                 tensor += other  # the other process's sum of squares
-            # MIN of the finite flags: the other process is finite
 
         monkeypatch.setattr(dist, 'is_initialized', lambda: True)
         monkeypatch.setattr(dist, 'all_reduce', all_reduce)
+        # the finite flag goes through the guard's (mmengine's) all_reduce
+        monkeypatch.setattr(nonfinite_guard, 'get_world_size', lambda: 2)
+        monkeypatch.setattr(
+            nonfinite_guard, 'all_reduce', lambda t, op='sum', r=reduced: r.append(op)
+        )
         param = torch.nn.Parameter(torch.zeros(5))
         param.grad = shards[rank].clone()
         wrapper = ShardedClipOptimWrapper(
             optimizer=torch.optim.SGD([param], lr=1.0), clip_grad=dict(max_norm=1.0)
         )
-        assert wrapper._grads_finite() and reduced == [dist.ReduceOp.MIN]
+        assert wrapper._grads_finite() and reduced == ['min']
         wrapper._clip_grad()
         clipped.append(param.grad)
     torch.testing.assert_close(torch.cat(clipped), expected, rtol=1e-5, atol=1e-6)
