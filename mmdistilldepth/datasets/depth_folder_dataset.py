@@ -18,14 +18,12 @@ counts it in ``num_invalid``.
 from __future__ import annotations
 
 import glob
-import logging
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
-from mmengine.logging import print_log
 
 from mmdistilldepth.registry import DATASETS
 from mmdistilldepth.utils.image_io import UnreadableFileError, read_png_depth, read_rgb
@@ -366,14 +364,7 @@ class DepthFolderDataset(UnlabeledImageDataset):
                 self.load_annotations(info, info['ori_shape'])
             return self.pipeline(info)
         except UnreadableFileError as exc:
-            if idx not in self._unreadable:
-                self._unreadable[idx] = exc.reason
-                print_log(
-                    f'{type(self).__name__}: skipping {exc.path}: {exc.reason} '
-                    f'({self.num_skipped} skipped so far by this process)',
-                    logger='current',
-                    level=logging.WARNING,
-                )
+            self._skip(idx, exc, what='sample')
             if not self.test_mode or 'img' not in info:
                 return None
             # evaluation: keep the image, with no valid pixel (the metric counts it)

@@ -190,14 +190,20 @@ class UnlabeledImageDataset(BaseDataset):
                 info['ori_shape'] = info['img'].shape[:2]
             return self.pipeline(info)
         except UnreadableFileError as exc:
-            self._unreadable[idx] = exc.reason
-            print_log(
-                f'UnlabeledImageDataset: skipping unreadable image {exc.path}: '
-                f'{exc.reason} ({self.num_skipped} skipped so far by this process)',
-                logger='current',
-                level=logging.WARNING,
-            )
+            self._skip(idx, exc)
             return None
+
+    def _skip(self, idx: int, exc: UnreadableFileError, what: str = 'unreadable image') -> None:
+        """Count sample ``idx`` as skipped and log its file and reason, once per sample."""
+        if idx in self._unreadable:
+            return
+        self._unreadable[idx] = exc.reason
+        print_log(
+            f'{type(self).__name__}: skipping {what} {exc.path}: '
+            f'{exc.reason} ({self.num_skipped} skipped so far by this process)',
+            logger='current',
+            level=logging.WARNING,
+        )
 
     def replacement_index(self, idx: int, attempt: int) -> int:
         """The sample drawn instead of an unreadable ``idx`` (deterministic)."""
