@@ -56,8 +56,9 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .contexts import DepthContexts, bin_sums, build_contexts, flatten_maps, global_contexts
-from .selection import key_values, order_keys, select_ranks
+from . import selection
+from .contexts import DepthContexts, build_contexts, flatten_maps, global_contexts
+from .selection import key_values, order_keys, select_ranks, select_row_ranks
 
 
 def median_ranks(counts: Tensor, hdn_compat: bool) -> Tensor:
@@ -73,14 +74,46 @@ def median_ranks(counts: Tensor, hdn_compat: bool) -> Tensor:
 
 
 def _select_medians(
-    x: Tensor, contexts: DepthContexts, hdn_compat: bool, with_pixels: bool
+    x: Tensor,
+    contexts: DepthContexts,
+    hdn_compat: bool,
+    with_pixels: bool,
+    is_source: bool = False,
 ) -> Tuple[Tensor, Optional[Tensor]]:
     """Middle keys (B, K, Q) of every context and, if asked, pixels holding them."""
-    ids = [contexts.ids[:, level] for level in range(contexts.ids.shape[1])]
+    keys = order_keys(x.detach())
     ranks = median_ranks(contexts.counts, hdn_compat)
-    return select_ranks(
-        order_keys(x.detach()), ids, contexts.sizes, ranks, contexts.nested, with_pixels
+    if is_source and not with_pixels and _ranks_in_rows(keys, contexts):
+        # Value-interval contexts of x itself: order statistics of the whole image.
+        start = _level_starts(contexts.counts, contexts.sizes).unsqueeze(-1)
+        valid = contexts.levels_per_pixel > 0
+        selected = select_row_ranks(keys, valid, (start + ranks).flatten(1))
+        return selected.view(ranks.shape), None
+    ids = [contexts.ids[:, level] for level in range(contexts.ids.shape[1])]
+    return select_ranks(keys, ids, contexts.sizes, ranks, contexts.nested, with_pixels)
+
+
+def _ranks_in_rows(keys: Tensor, contexts: DepthContexts) -> bool:
+    """Whether :func:`select_row_ranks` applies: float32 keys of a big map, whose
+    contexts are value intervals of the map (every level's contexts split its
+    sorted valid values into consecutive runs; pixels a level leaves out, HDN's top
+    pixel, lie above them all).
+    """
+    return (
+        keys.dtype == torch.int32
+        and keys.shape[1] >= selection.WIDE_DIGITS_FROM
+        and contexts.kind in ('global', 'range', 'quantile')
     )
+
+
+def _level_starts(counts: Tensor, sizes: Sequence[int]) -> Tensor:
+    """(B, K) members of the earlier contexts of each context's level."""
+    starts, offset = [], 0
+    for size in sizes:
+        level = counts[:, offset : offset + size]
+        starts.append(level.cumsum(1) - level)
+        offset += size
+    return torch.cat(starts, 1)
 
 
 def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compat: bool) -> Tensor:
@@ -89,7 +122,7 @@ def median_pixels(x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compa
     ``Q`` is 1 with ``hdn_compat`` (the lower median), else 2 (the two middle values,
     equal for odd counts); with ties, one of the tied pixels.
     Empty contexts point at an arbitrary pixel. Exact radix selection
-    (:mod:`.selection`), no sort. ``is_source`` is accepted for compatibility.
+    (:mod:`.selection`), no sort. ``is_source`` is unused (kept for the callers).
     """
     return _select_medians(x, contexts, hdn_compat, True)[1]
 
@@ -106,7 +139,7 @@ def _context_medians(
         pixels = median_pixels(x, contexts, is_source, hdn_compat)
         middle = x.gather(1, pixels.flatten(1)).view(pixels.shape)
     else:
-        middle = key_values(_select_medians(x, contexts, hdn_compat, False)[0])
+        middle = key_values(_select_medians(x, contexts, hdn_compat, False, is_source)[0])
     return middle.mean(-1).masked_fill(contexts.counts == 0, 0)
 
 
@@ -114,15 +147,15 @@ def _center(
     x: Tensor, contexts: DepthContexts, is_source: bool, hdn_compat: bool
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Median shift (B, K), MAD scale (B, K) and ``x - shift`` per level (B, L, N)."""
-    bsz, num = x.shape[0], contexts.num_contexts
+    bsz = x.shape[0]
     shift = _context_medians(x, contexts, is_source, hdn_compat)
     ids = contexts.ids.flatten(1)
     # Pixels in no context are centred on 0; their deviations land in column K.
     shift_ext = torch.cat([shift, shift.new_zeros(bsz, 1)], dim=1)
     centered = x.unsqueeze(1) - shift_ext.gather(1, ids).view_as(contexts.ids)
-    total = bin_sums(ids, centered.abs().flatten(1), num + 1)
+    total = contexts.sums(centered.abs())
     counts = contexts.counts
-    scale = total[:, :num] / (counts + 1 if hdn_compat else counts.clamp(min=1))
+    scale = total / (counts + 1 if hdn_compat else counts.clamp(min=1))
     return shift, scale, centered
 
 
@@ -134,8 +167,10 @@ def context_shift_scale(
     Args:
         x (Tensor): (B, 1, H, W), (B, H, W) or (B, N) values, finite.
         contexts (DepthContexts): the contexts.
-        is_source (bool): ``x`` is the map the contexts were built from; its sort is
-            then taken from the contexts and its medians read at positions.
+        is_source (bool): ``x`` is the map the contexts were built from. Without
+            gradient its medians in value-interval contexts (global, range,
+            quantile) are then order statistics of the whole image, found by one
+            selection per image instead of one per context.
         hdn_compat (bool): lower median and ``sum / (N + 1)`` scale, as in HDN.
 
     Returns:
@@ -185,8 +220,8 @@ def normalize_in_contexts(
         x (Tensor): (B, 1, H, W) or (B, H, W) map, finite at every pixel (set
             invalid pixels to 0 first if they may hold NaN).
         contexts (DepthContexts): contexts, usually built from the target.
-        is_source (bool): ``x`` is the map the contexts were built from (reuses its
-            sort).
+        is_source (bool): ``x`` is the map the contexts were built from (see
+            :func:`context_shift_scale`).
         hdn_compat (bool): lower median and ``sum / (N + 1)`` scale, as in HDN.
         eps (float): added to the scale.
 

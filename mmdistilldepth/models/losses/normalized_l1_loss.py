@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from mmdistilldepth.registry import MODELS
 
-from .contexts import GROUPINGS, NORMALIZATIONS, bin_sums, build_contexts
+from .contexts import GROUPINGS, NORMALIZATIONS, build_contexts, lane_sums
 from .normalization import median_pixels, normalize_flat
 
 
@@ -103,49 +103,46 @@ class _NormalizedL1Error(torch.autograd.Function):
     times instead of saving and replaying a dozen gathers and scatters.
 
     Inputs: ``x`` (B, N); ``norm_target`` (B, L, N) the normalized target;
-    ``ids`` (B, L, N) context ids (K = none); ``counts`` (B, K); ``pixels``
-    (B, K, Q) middle pixels of the contexts in ``x``; ``denom`` (B, K) the
-    divisor D of the scale; ``eps``.
+    ``ids`` (B, L, N) context ids (K = none) and ``lane_ids`` (B, L * N) of
+    :class:`DepthContexts`; ``counts`` (B, K); ``pixels`` (B, K, Q) middle pixels of
+    the contexts in ``x``; ``denom`` (B, K) the divisor D of the scale; ``eps``.
     """
 
     @staticmethod
-    def forward(ctx, x, norm_target, ids, counts, pixels, denom, eps):
-        bsz, num = counts.shape
+    def forward(ctx, x, norm_target, ids, lane_ids, counts, pixels, denom, eps):
+        num = counts.shape[1]
         flat = ids.flatten(1)
         shift = x.gather(1, pixels.flatten(1)).view(pixels.shape).mean(-1)
         shift = shift.masked_fill(counts == 0, 0)
-        centered = x.unsqueeze(1) - _with_none_column(shift).gather(1, flat).view_as(ids)
-        total = bin_sums(flat, centered.abs().flatten(1), num + 1)
-        inv = 1 / (total[:, :num] / denom + eps)
+        # In place where a buffer is free: every new (B, L, N) tensor costs page faults.
+        centered = _with_none_column(shift).gather(1, flat).view_as(ids)
+        centered = centered.neg_().add_(x.unsqueeze(1))
+        total = lane_sums(lane_ids, centered.abs(), num)
+        inv = 1 / (total / denom + eps)
         inv_px = _with_none_column(inv).gather(1, flat).view_as(ids)
-        diff = centered * inv_px - norm_target
-        ctx.save_for_backward(ids, counts, pixels, denom, inv, inv_px, centered, diff.sign())
-        return diff.abs().sum(1)
+        diff = (centered * inv_px).sub_(norm_target)
+        ctx.save_for_backward(
+            ids, lane_ids, counts, pixels, denom, inv, inv_px, centered, diff.sign()
+        )
+        return diff.abs_().sum(1)
 
     @staticmethod
     def backward(ctx, grad):
-        ids, counts, pixels, denom, inv, inv_px, centered, sign_diff = ctx.saved_tensors
-        bsz, num = counts.shape
-        flat = ids.flatten(1)
-
-        def per_context(values: Tensor) -> Tensor:
-            return bin_sums(flat, values.flatten(1), num + 1)[:, :num]
-
-        g = grad.unsqueeze(1) * sign_diff  # dL / dN_l(x_i)
-        grad_x = (g * inv_px).sum(1)
-        g_inv = per_context(g * centered)  # dL / d(1 / (s + eps))
-        g_shift = -inv * per_context(g)
+        ids, lane_ids, counts, pixels, denom, inv, inv_px, centered, sign_diff = ctx.saved_tensors
+        num = counts.shape[1]
+        g = sign_diff * grad.unsqueeze(1)  # dL / dN_l(x_i)
+        g_shift = -inv * lane_sums(lane_ids, g, num)
+        g_inv = lane_sums(lane_ids, g * centered, num)  # dL / d(1 / (s + eps))
         g_dev = -(inv * inv) * g_inv / denom  # dL / d(sum |x - m|)
         sign_centered = centered.sign()
-        grad_x = grad_x + (
-            sign_centered * _with_none_column(g_dev).gather(1, flat).view_as(ids)
-        ).sum(1)
-        g_shift = g_shift - g_dev * per_context(sign_centered)
+        g_shift = g_shift - g_dev * lane_sums(lane_ids, sign_centered, num)
+        g_dev_px = _with_none_column(g_dev).gather(1, ids.flatten(1)).view_as(g)
+        grad_x = g.mul_(inv_px).addcmul_(sign_centered, g_dev_px).sum(1)
         g_shift = g_shift.masked_fill(counts == 0, 0) / pixels.shape[-1]
         grad_x = grad_x.scatter_add(
             1, pixels.flatten(1), g_shift.unsqueeze(-1).expand(pixels.shape).flatten(1)
         )
-        return grad_x, None, None, None, None, None, None
+        return grad_x, None, None, None, None, None, None, None
 
 
 def normalized_l1_loss(
@@ -187,14 +184,9 @@ def normalized_l1_loss(
     counts = contexts.counts
     denom = counts + 1 if hdn_compat else counts.clamp(min=1)
     # Both maps normalize to 0 outside a pixel's contexts, so those add nothing.
+    pixels = median_pixels(pred, contexts, False, hdn_compat)
     error = _NormalizedL1Error.apply(
-        pred,
-        norm_target,
-        contexts.ids,
-        counts,
-        median_pixels(pred, contexts, False, hdn_compat),
-        denom,
-        eps,
+        pred, norm_target, contexts.ids, contexts.lane_ids, counts, pixels, denom, eps
     )
     error = error / contexts.levels_per_pixel.clamp(min=1)
     return reduce_pixel_loss(error.view_as(mask), mask, hdn_compat)

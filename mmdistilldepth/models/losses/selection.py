@@ -339,3 +339,48 @@ def _select_two_pass(
     if pixels is not None:
         pixels = pixels.clamp(0, n - 1)  # empty contexts
     return selected.to(keys.dtype), pixels
+
+
+def select_row_ranks(keys: Tensor, valid: Tensor, ranks: Tensor) -> Tensor:
+    """Keys of the order statistics at given ranks among each row's valid keys.
+
+    The fast path of a map's medians in contexts that are value intervals of that
+    same map (range and quantile bins of the target, or the whole image): every
+    context then is a run of the row's sorted valid values, so its middle values are
+    order statistics of the whole row at ranks ``start + middle``, and one histogram
+    per row serves all contexts of all levels. Two passes of 16 bits: the high
+    halves of the row, then the low halves of the pixels whose high half holds a
+    wanted rank (one histogram per such high half, at most R).
+
+    Args:
+        keys (Tensor): (B, N) int32 keys from :func:`order_keys`.
+        valid (Tensor): (B, N) bool, the pixels to rank.
+        ranks (Tensor): (B, R) 1-based ranks among each row's valid keys;
+            out-of-range ranks give an arbitrary key.
+
+    Returns:
+        Tensor: (B, R) int32 keys.
+    """
+    if keys.dtype != torch.int32:
+        raise TypeError(f'select_row_ranks takes int32 keys, got {keys.dtype}')
+    bsz, n = keys.shape
+    wanted = ranks.shape[1]
+    nd = 1 << 16
+    ones = torch.ones(1, 1, dtype=torch.int32, device=keys.device)
+    # Pass 1: the high halves (signed, made >= 0); invalid pixels go to column nd.
+    high = ((keys >> 16) + (nd >> 1)).long().masked_fill_(~valid, nd)
+    hist = bin_sums(high, ones, nd + 1)[:, :nd].view(bsz, 1, 1, nd)
+    source = torch.zeros(bsz, 1, wanted, dtype=torch.int64, device=keys.device)
+    digit_hi, rest = _choose_digits(hist, source, ranks.to(torch.int32).unsqueeze(1))
+    digit_hi = digit_hi.squeeze(1)
+    # Pass 2: each chosen high half gets the histogram slot of the first rank in it;
+    # every other pixel (column nd of the table included) goes to slot R, dropped.
+    slots = torch.full((bsz, nd + 1), wanted, dtype=torch.int64, device=keys.device)
+    order = torch.arange(wanted, device=keys.device).expand(bsz, wanted)
+    slots.scatter_reduce_(1, digit_hi, order, 'amin')
+    low = (keys & (nd - 1)).long()
+    bins = torch.add(low, slots.gather(1, high), alpha=nd)
+    hist = bin_sums(bins, ones, (wanted + 1) * nd).view(bsz, 1, wanted + 1, nd)
+    source = slots.gather(1, digit_hi).unsqueeze(1)
+    digit_lo, _ = _choose_digits(hist, source, rest)
+    return (((digit_hi - (nd >> 1)) << 16) | digit_lo.squeeze(1)).to(torch.int32)

@@ -110,3 +110,64 @@ def test_bin_sums_is_a_differentiable_scatter_add():
     counts = bin_sums(index, torch.ones(1, 1, dtype=torch.int32), 5)
     assert counts.dtype == torch.int32 and torch.equal(counts.sum(1), torch.tensor([30, 30]))
     assert torch.autograd.gradcheck(lambda v: bin_sums(index, v, 5), (values,))
+
+
+def test_select_row_ranks_matches_sort():
+    """Order statistics of each row's valid keys, ties and signed zeros included."""
+    from mmdistilldepth.models.losses.selection import select_row_ranks
+
+    g = torch.Generator().manual_seed(4)
+    x = (torch.randn(3, 500, generator=g) * 4).round() / 2
+    x[0, :3] = torch.tensor([-0.0, 0.0, 1e-30])
+    x[1, :250] = torch.rand(250, generator=g) * 1e6  # high halves far apart
+    valid = torch.rand(3, 500, generator=g) > 0.3
+    valid[2] = False
+    valid[2, 7] = True  # a single valid value
+    n_valid = valid.sum(1)
+    ranks = torch.stack([torch.randint(1, int(n) + 1, (9,), generator=g) for n in n_valid])
+    ranks[:, 0], ranks[:, 1] = 1, n_valid  # both ends
+    ranks[:, 2] = ranks[:, 3]  # a repeated rank
+    keys = select_row_ranks(order_keys(x), valid, ranks)
+    for b in range(3):
+        expected = x[b][valid[b]].sort().values[ranks[b] - 1]
+        assert torch.equal(key_values(keys[b]), expected)
+
+
+@pytest.mark.parametrize('grouping', ['range', 'quantile'])
+@pytest.mark.parametrize('hdn_compat', [False, True])
+@pytest.mark.parametrize('levels', [(1, 2, 4), (1, 3)])
+def test_source_medians_by_rows_equal_medians_by_contexts(
+    monkeypatch, grouping, hdn_compat, levels
+):
+    """The target's medians in its own value bins: one selection per image, the same keys."""
+    from mmdistilldepth.models.losses import selection
+    from mmdistilldepth.models.losses.normalization import _select_medians
+
+    monkeypatch.setattr(selection, 'WIDE_DIGITS_FROM', 1)
+    g = torch.Generator().manual_seed(5)
+    target = (torch.rand(3, 1, 20, 24, generator=g) * 40).round() / 7 - 2  # ties at edges
+    mask = torch.rand(3, 1, 20, 24, generator=g) > 0.2
+    mask[2] = False
+    mask[2, 0, 0, :3] = True
+    contexts = build_contexts(target, mask, 'hybrid', grouping, levels, hdn_compat)
+    flat = torch.where(mask, target, 0).flatten(1)
+    by_rows, _ = _select_medians(flat, contexts, hdn_compat, False, is_source=True)
+    by_contexts, _ = _select_medians(flat, contexts, hdn_compat, False, is_source=False)
+    occupied = (contexts.counts > 0).unsqueeze(-1).expand_as(by_rows)
+    assert torch.equal(by_rows[occupied], by_contexts[occupied])
+
+
+def test_context_sums_equal_a_plain_scatter():
+    g = torch.Generator().manual_seed(6)
+    target = torch.rand(2, 1, 30, 40, generator=g)
+    mask = torch.rand(2, 1, 30, 40, generator=g) > 0.1
+    contexts = build_contexts(target, mask, 'hybrid', 'range', (1, 2, 4))
+    values = torch.rand(2, 3, 1200, generator=g, dtype=torch.float64)
+    num = contexts.num_contexts
+    expected = torch.zeros(2, num + 1, dtype=torch.float64)
+    expected.scatter_add_(1, contexts.ids.flatten(1), values.flatten(1))
+    torch.testing.assert_close(contexts.sums(values), expected[:, :num], rtol=1e-12, atol=0)
+    counts = torch.zeros(2, num + 1, dtype=torch.long).scatter_add_(
+        1, contexts.ids.flatten(1), torch.ones(2, 3600, dtype=torch.long)
+    )
+    assert torch.equal(contexts.counts, counts[:, :num])
