@@ -310,18 +310,19 @@ def _select_two_pass(
     high_q = digit_hi - (nd >> 1)  # (B, K, Q) the chosen high halves
 
     # Pass 2: the low halves among the pixels whose high half is the lower rank's.
+    # The bins of all levels go into one buffer: one histogram, zeroed once.
     table = torch.cat([high_q[..., 0], high_q.new_full((bsz, 1), nd)], 1).to(keys.dtype)
-    hist, pixels = 0, None
-    if with_pixels:
-        index = torch.arange(n, device=device, dtype=torch.int32).expand(bsz, n)
-        pixels = torch.full((bsz, rows * nd), -1, dtype=torch.int32, device=device)
-    for level_ids in ids:
+    bins = torch.empty(bsz, len(ids), n, dtype=torch.int64, device=device)
+    for level, level_ids in enumerate(ids):
         match = high == table.gather(1, level_ids)
-        bins = torch.add(low, torch.where(match, level_ids, num), alpha=nd)
-        hist = hist + bin_sums(bins, ones, rows * nd)
-        if pixels is not None:
-            pixels.scatter_reduce_(1, bins, index, 'amax')
-    hist = hist.view(bsz, rows, nd)[:, :num].unsqueeze(2)
+        torch.add(low, torch.where(match, level_ids, num), alpha=nd, out=bins[:, level])
+    bins = bins.view(bsz, -1)
+    hist = bin_sums(bins, ones, rows * nd).view(bsz, rows, nd)[:, :num].unsqueeze(2)
+    pixels = None
+    if with_pixels:
+        index = torch.arange(n, device=device, dtype=torch.int32).repeat(len(ids))
+        pixels = torch.full((bsz, rows * nd), -1, dtype=torch.int32, device=device)
+        pixels.scatter_reduce_(1, bins, index.expand_as(bins), 'amax')
     digit_lo, _ = _choose_digits(hist, source, rest)
     selected = (high_q << 16) | digit_lo
     if with_pixels:
