@@ -1,4 +1,4 @@
-"""Predict relative disparity for images with a Depth Anything V2 model.
+"""Predict relative disparity (or a metric model's depth) for images.
 
     python tools/infer.py INPUT CONFIG [CHECKPOINT] --out-dir DIR
                           [--save color png16 npy ply] [--device cpu] [--input-size N]
@@ -19,8 +19,12 @@ Per image, into DIR: ``<name>_color.png`` (inferno colormap, near = bright),
 ``<name>_disparity16.png`` (per-image min-max normalized disparity, uint16),
 ``<name>_disparity.npy`` (raw float32 disparity at the image size) and ``<name>.ply``
 (coloured points, unprojected with an assumed field of view and depth range, see
-``--fov`` and ``--depth-range``). Unreadable files are reported and skipped; the
-exit code is 1 when any file failed.
+``--fov`` and ``--depth-range``). A metric model (``pred_space == 'depth'``, e.g.
+``DepthAnythingV2(max_depth=20)``, the student of ``configs/finetune``) writes its
+depth in metres instead: ``<name>_depth.npy``, ``<name>_depth16.png`` (``depth * 256``,
+as KITTI's PNGs), a colour map of the inverse depth (near = bright) and a ``.ply``
+at the predicted depth (``--depth-range`` unused). Unreadable files are reported and
+skipped; the exit code is 1 when any file failed.
 """
 
 import argparse
@@ -44,7 +48,9 @@ PRODUCTS = ('color', 'png16', 'npy', 'ply')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Relative depth (disparity) for images.')
+    parser = argparse.ArgumentParser(
+        description="Relative depth (disparity), or a metric model's depth, for images."
+    )
     parser.add_argument('input', help='an image, a folder of images, or a quoted glob')
     parser.add_argument('config', help='model or distiller config file')
     parser.add_argument('checkpoint', nargs='?', help='weights (.pth or .safetensors)')
@@ -199,7 +205,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except CheckpointError as exc:
             raise UserInputError(str(exc)) from exc
     os.makedirs(args.out_dir, exist_ok=True)
+    pred_space = getattr(model, 'pred_space', 'disparity')
     print(f'input size: {input_size or "default"} (from {source})')
+    if pred_space == 'depth':
+        print('metric model: writing depth in metres (_depth.npy, _depth16.png = depth * 256)')
     # None: inference_depth's own default preprocessing of the estimator
     size_kwargs = {} if input_size is None else dict(input_size=input_size)
     failed = []
@@ -210,9 +219,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed.append(path)
             tqdm.write(f'skipped {exc.path}: {exc.reason}', file=sys.stderr)
             continue
-        disparity = inference_depth(model, rgb, max_size=args.max_size, **size_kwargs)
+        pred = inference_depth(model, rgb, max_size=args.max_size, **size_kwargs)
         stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
-        save_outputs(rgb, disparity, stem, args.save, args.fov, tuple(args.depth_range))
+        save_outputs(rgb, pred, stem, args.save, args.fov, tuple(args.depth_range), pred_space)
     print(
         f'{len(files) - len(failed)} of {len(files)} images written to {args.out_dir}'
         + (f'; {len(failed)} failed' if failed else '')

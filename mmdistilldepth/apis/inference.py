@@ -98,7 +98,8 @@ def inference_depth(
     input_size: Optional[int] = None,
     max_size: Optional[int] = None,
 ) -> np.ndarray:
-    """Predict relative disparity for one image with the model's own preprocessing.
+    """Predict one image with the model's own preprocessing: relative disparity, or
+    depth in metres for a metric model (``model.pred_space == 'depth'``).
 
     A model that defines ``prepare_inputs(rgb, input_size=None, max_size=None) ->
     Tensor (1, 3, h, w)`` and ``resize_output(pred, (H, W)) -> Tensor`` (e.g.
@@ -111,7 +112,7 @@ def inference_depth(
 
     Args:
         model (nn.Module): a model whose ``model(x, mode='tensor')`` returns
-            disparity (B, 1, h, w) for normalized images.
+            disparity (or metric depth) (B, 1, h, w) for normalized images.
         image (str | ndarray): an image path or an RGB uint8 array (H, W, 3).
         input_size (int, optional): the network size parameter of the model's
             preprocessing (DAv2: the lower bound of the sides, 518; MiDaS: the
@@ -120,7 +121,7 @@ def inference_depth(
             input, for very elongated images (None: no bound, as the official code).
 
     Returns:
-        ndarray: float32 disparity (H, W) at the image's resolution.
+        ndarray: float32 disparity (or depth) (H, W) at the image's resolution.
     """
     rgb = read_rgb(image) if isinstance(image, str) else image
     if rgb.dtype != np.uint8:

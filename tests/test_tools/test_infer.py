@@ -257,3 +257,41 @@ def test_input_size_comes_from_the_training_config(setup, tmp_path, monkeypatch)
         == 0
     )
     assert sizes == [42, 28, 70, 518]  # short side; the flag; the plain model's default
+
+
+def test_metric_model_writes_depth_in_metres(setup, capsys):
+    """A metric student (pred_space 'depth') gets depth files, not disparity ones."""
+    root, tool = setup
+    (root / 'metric.py').write_text(CONFIG.replace('48])', '48], max_depth=20.0)'))
+    torch.manual_seed(1)
+    model = DepthAnythingV2(
+        dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
+        16,
+        [8, 16, 24, 48],
+        max_depth=20.0,
+    )
+    torch.save(model.state_dict(), root / 'metric.pth')
+    out = root / 'metric_out'
+    args = [str(root / 'images' / 'a.png'), str(root / 'metric.py'), str(root / 'metric.pth')]
+    save = ['--save', 'color', 'png16', 'npy', 'ply', '--input-size', '28']
+    assert tool.main(args + ['--out-dir', str(out)] + save) == 0
+    assert 'metric model' in capsys.readouterr().out
+    assert not (out / 'a_disparity.npy').exists()
+    depth = np.load(out / 'a_depth.npy')
+    expected = inference_module.inference_depth(
+        model.eval(), cv2.imread(str(root / 'images' / 'a.png'))[..., ::-1].copy(), 28
+    )
+    np.testing.assert_allclose(depth, expected, rtol=1e-5)
+    assert 0 < depth.min() and depth.max() < 20.0
+    png16 = cv2.imread(str(out / 'a_depth16.png'), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(png16, np.round(depth.astype(np.float64) * 256))
+    body = (out / 'a.ply').read_bytes().split(b'end_header\n')[1]
+    vertex = np.frombuffer(body, dtype=[('xyz', '<f4', 3), ('rgb', 'u1', 3)])
+    np.testing.assert_allclose(vertex['xyz'][:, 2], depth.reshape(-1), rtol=1e-6)
+    # near = bright, as for disparity: the nearest pixel is brighter than the farthest
+    brightness = cv2.imread(str(out / 'a_color.png')).astype(int).sum(-1)
+    near, far = (
+        np.unravel_index(depth.argmin(), depth.shape),
+        np.unravel_index(depth.argmax(), depth.shape),
+    )
+    assert brightness[near] > brightness[far]
