@@ -94,7 +94,8 @@ class DemoApp:
     def _products(self, path: str, model: DemoModel):
         rgb, notices = self._read(path, model)
         disparity = model.predict(rgb)
-        files = backend.write_products(rgb, disparity, product_stem(self.store.new_dir(), path))
+        stem = product_stem(self.store.new_dir(), path)
+        files = backend.write_products(rgb, disparity, stem, pred_space=model.pred_space)
         return rgb, disparity, files, notices
 
     @_page_errors
@@ -108,14 +109,17 @@ class DemoApp:
     def depth(self, path: Optional[str]):
         """Depth tab: colour map, input/depth pair, colour bar, four files, notes."""
         rgb, disparity, files, notices = self._products(path, self.model)
-        color = backend.colorize_rgb(disparity)
+        space = self.model.pred_space
+        color = backend.colorize_rgb(disparity, space)
         height, width = disparity.shape
+        what = 'depth (m)' if space == 'depth' else 'disparity'
         info = (
-            f'**{self.model.name}**: {width}x{height} px, disparity '
+            f'**{self.model.name}**: {width}x{height} px, {what} '
             f'{disparity.min():.4g} .. {disparity.max():.4g}; files as '
             '`tools/infer.py --save color png16 npy ply` writes them.\n' + _notify(notices)
         )
-        return color, (rgb, color), colorbar_html(disparity), list(files.values()), info
+        bar = colorbar_html(disparity, pred_space=space)
+        return color, (rgb, color), bar, list(files.values()), info
 
     @_page_errors
     def compare(self, path: Optional[str]):

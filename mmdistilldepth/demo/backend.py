@@ -22,6 +22,7 @@ from mmdistilldepth.apis.outputs import (
     DEFAULT_FOV_DEG,
     PRODUCT_SUFFIXES,
     colorize_disparity,
+    depth_to_disparity,
     save_outputs,
 )
 from mmdistilldepth.apis.preprocessing import dav2_input_size
@@ -41,9 +42,14 @@ def network_input_size(
     return dav2_input_size(height, width, input_size, max_size=max_size)
 
 
-def colorize_rgb(disparity: np.ndarray) -> np.ndarray:
-    """The colour map of ``<name>_color.png`` as RGB uint8 (H, W, 3) (near = bright)."""
-    return cv2.cvtColor(colorize_disparity(disparity), cv2.COLOR_BGR2RGB)
+def colorize_rgb(disparity: np.ndarray, pred_space: str = 'disparity') -> np.ndarray:
+    """The colour map of ``<name>_color.png`` as RGB uint8 (H, W, 3) (near = bright).
+
+    A metric model's depth (``pred_space='depth'``) is shown by its inverse, as
+    :func:`~mmdistilldepth.apis.outputs.save_outputs` writes it.
+    """
+    shown = depth_to_disparity(disparity) if pred_space == 'depth' else disparity
+    return cv2.cvtColor(colorize_disparity(shown), cv2.COLOR_BGR2RGB)
 
 
 def write_products(
@@ -52,17 +58,19 @@ def write_products(
     stem: str,
     fov: float = DEFAULT_FOV_DEG,
     depth_range: Tuple[float, float] = DEFAULT_DEPTH_RANGE,
+    pred_space: str = 'disparity',
 ) -> Dict[str, str]:
     """Write the four files of ``tools/infer.py --save color png16 npy ply``.
 
     Args:
         rgb (ndarray): the image, RGB uint8 (H, W, 3).
-        disparity (ndarray): its disparity (H, W).
+        disparity (ndarray): its disparity (H, W), or a metric model's depth.
         stem (str): path prefix, e.g. ``out/photo`` gives ``out/photo_color.png``.
         fov (float): assumed horizontal field of view (degrees) of the ``.ply``.
         depth_range (tuple): assumed (near, far) depth of the ``.ply``.
+        pred_space (str): ``'disparity'`` or ``'depth'`` (the model's ``pred_space``).
 
     Returns:
         dict: product name (``color``, ``png16``, ``npy``, ``ply``) -> file path.
     """
-    return save_outputs(rgb, disparity, stem, tuple(PRODUCT_SUFFIXES), fov, depth_range)
+    return save_outputs(rgb, disparity, stem, tuple(PRODUCT_SUFFIXES), fov, depth_range, pred_space)

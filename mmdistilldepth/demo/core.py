@@ -74,8 +74,15 @@ class DemoModel:
     input_size: int = 518
     max_size: Optional[int] = 2044
 
+    @property
+    def pred_space(self) -> str:
+        """``'disparity'``, or ``'depth'`` (metres) for a metric model."""
+        return getattr(self.model, 'pred_space', 'disparity')
+
     def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """Disparity (H, W) float32, exactly what ``tools/infer.py`` saves as ``.npy``."""
+        """Disparity (or a metric model's depth) (H, W) float32, exactly what
+        ``tools/infer.py`` saves as ``.npy``.
+        """
         return backend.predict_disparity(self.model, rgb, self.input_size, self.max_size)
 
     def bound_notice(self, height: int, width: int) -> Optional[str]:
@@ -189,19 +196,31 @@ def product_stem(folder: str, upload: str) -> str:
     return osp.join(folder, re.sub(r'[^\w.-]', '_', stem) or 'image')
 
 
-def colorbar_html(disparity: np.ndarray, steps: int = 16) -> str:
-    """A colour bar for :func:`backend.colorize_rgb`, labelled with the disparity range."""
+def colorbar_html(disparity: np.ndarray, steps: int = 16, pred_space: str = 'disparity') -> str:
+    """A colour bar for :func:`backend.colorize_rgb`, labelled with the value range
+    (disparity, or a metric model's depth in metres).
+    """
     ramp = backend.colorize_rgb(np.linspace(0.0, 1.0, steps, dtype=np.float32)[None])[0]
     stops = ', '.join(f'rgb({r},{g},{b})' for r, g, b in ramp)
     low, high = float(np.min(disparity)), float(np.max(disparity))
+    if pred_space == 'depth':
+        far, middle, near = (
+            f'far: depth {high:.4g} m',
+            'metric depth, coloured by its inverse, per image min-max',
+            f'near: {low:.4g} m',
+        )
+    else:
+        far, middle, near = (
+            f'far: disparity {low:.4g}',
+            'relative disparity (affine-invariant), per image min-max',
+            f'near: {high:.4g}',
+        )
     return (
         '<div class="mdd-colorbar">'
         f'<div style="height:14px;border-radius:3px;background:linear-gradient(to right, '
         f'{stops})"></div><div style="display:flex;justify-content:space-between;'
-        'font-size:0.85em"><span>far: disparity '
-        f'{low:.4g}</span>'
-        '<span>relative disparity (affine-invariant), per image min-max</span>'
-        f'<span>near: {high:.4g}</span></div></div>'
+        f'font-size:0.85em"><span>{far}</span><span>{middle}</span>'
+        f'<span>{near}</span></div></div>'
     )
 
 

@@ -39,6 +39,33 @@ def test_predict_and_depth_show_the_inference_path(app, image_file):
     assert f'near: {expected.max():.4g}' in colorbar and '60x40 px' in info
 
 
+def test_depth_tab_of_a_metric_model(app, image_file):
+    """A metric model's depth: depth files, metres in the notes, inverse-depth colours."""
+    import torch
+
+    from mmdistilldepth.demo.core import DemoModel
+    from mmdistilldepth.models.estimators import DepthAnythingV2
+
+    torch.manual_seed(2)
+    net = DepthAnythingV2(
+        dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
+        16,
+        [8, 16, 24, 48],
+        max_depth=20.0,
+    ).eval()
+    metric = DemoApp([DemoModel('metric', net, 56, 280)], store=app.store)
+    color, _, colorbar, files, info = metric.depth(image_file)
+    depth = np.load([f for f in files if f.endswith('.npy')][0])
+    assert [f.rsplit('/', 1)[1] for f in files] == [
+        'photo_color.png',
+        'photo_depth16.png',
+        'photo_depth.npy',
+        'photo.ply',
+    ]
+    np.testing.assert_array_equal(color, colorize_rgb(depth, 'depth'))
+    assert f'near: {depth.min():.4g} m' in colorbar and 'depth (m)' in info
+
+
 def test_bad_uploads_become_page_errors(app, tmp_path):
     broken = tmp_path / 'broken.jpg'
     broken.write_bytes(b'\xff\xd8\xff\xe0 half a jpeg')
