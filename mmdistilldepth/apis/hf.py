@@ -16,7 +16,7 @@ from mmengine.config import Config
 
 from mmdistilldepth.utils.hub import FILE_EXTENSIONS, HF_SCHEME, parse_reference, resolve_reference
 
-DISTILLER_TYPE = 'CrossContextDistiller'
+from .inference import estimator_config
 
 
 def is_pretrained_spec(spec) -> bool:
@@ -32,6 +32,22 @@ def is_pretrained_spec(spec) -> bool:
     return parse_reference(spec, bare=True) is not None
 
 
+def estimator_from_meta(meta: dict, config: Optional[Union[str, Config]] = None) -> dict:
+    """The estimator's config (a distiller's or fine-tuner's student) from ``config``,
+    else from the config text MMEngine stores in a checkpoint's meta; {} if neither.
+    """
+    if config is not None:
+        cfg = Config.fromfile(config) if isinstance(config, str) else config
+    elif isinstance(meta.get('cfg'), str):
+        try:
+            cfg = Config.fromstring(meta['cfg'], '.py')
+        except Exception:  # noqa: BLE001 - an unreadable stored config: use the tensors
+            return {}
+    else:
+        return {}
+    return estimator_config(cfg.get('model', None) or {})
+
+
 def encoder_from_meta(meta: dict, config: Optional[Union[str, Config]] = None):
     """The estimator's ``encoder`` as a config gives it, or None when none is known.
 
@@ -42,18 +58,9 @@ def encoder_from_meta(meta: dict, config: Optional[Union[str, Config]] = None):
     Returns:
         str | dict | None: e.g. ``'vits'`` or ``dict(embed_dim=96, depth=4, ...)``.
     """
-    if config is not None:
-        cfg = Config.fromfile(config) if isinstance(config, str) else config
-    elif isinstance(meta.get('cfg'), str):
-        try:
-            cfg = Config.fromstring(meta['cfg'], '.py')
-        except Exception:  # noqa: BLE001 - an unreadable stored config: use the tensors
-            return None
-    else:
+    model = estimator_from_meta(meta, config)
+    if not model:
         return None
-    model = cfg.get('model', None) or {}
-    if model.get('type') == DISTILLER_TYPE:
-        model = model.get('student', {})
     encoder = model.get('encoder', 'vitl')
     return encoder.to_dict() if hasattr(encoder, 'to_dict') else encoder
 
@@ -86,6 +93,10 @@ def pretrained_model_config(spec: str) -> Config:
         state, meta = read_checkpoint(path)
         state, _ = to_dav2_layout(state)
         args = model_args_from_state(state, encoder_from_meta(meta))
+        # A metric head has the relative one's tensors: only the config says.
+        max_depth = estimator_from_meta(meta).get('max_depth')
+        if max_depth is not None:
+            args['max_depth'] = float(max_depth)
     source = str(ref) if ref is not None else spec
     return Config(
         dict(model=dict(type='DepthAnythingV2', **args, checkpoint=path), pretrained=source)

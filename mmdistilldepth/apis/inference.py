@@ -15,6 +15,8 @@ from mmdistilldepth.utils.image_io import read_rgb
 from .preprocessing import prepare_dav2_input
 
 DISTILLER_TYPE = 'CrossContextDistiller'
+#: Training wrappers whose ``student`` is the estimator that predicts.
+WRAPPER_TYPES = (DISTILLER_TYPE, 'SupervisedDepthEstimator')
 #: Depth Anything V2's default network size (the lower bound of the sides).
 DAV2_INPUT_SIZE = 518
 
@@ -65,10 +67,7 @@ def init_model(
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if 'model' not in cfg:
         raise KeyError(f'{getattr(cfg, "filename", None) or "config"} has no `model` field')
-    model_cfg = cfg.model
-    if model_cfg.get('type') in (DISTILLER_TYPE, 'SupervisedDepthEstimator'):
-        model_cfg = model_cfg.student
-    model_cfg = copy.deepcopy(model_cfg)
+    model_cfg = copy.deepcopy(estimator_config(cfg.model))
     if checkpoint is not None:
         model_cfg.pop('checkpoint', None)
     model = MODELS.build(model_cfg)
@@ -76,6 +75,15 @@ def init_model(
         load_depth_checkpoint(model, checkpoint)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def estimator_config(model_cfg):
+    """The estimator inside a model config: the ``student`` of a distiller or a
+    fine-tuning wrapper (:data:`WRAPPER_TYPES`), else the config itself.
+    """
+    if model_cfg.get('type') in WRAPPER_TYPES:
+        return model_cfg.get('student', {})
+    return model_cfg
 
 
 def _dav2_prepare_inputs(

@@ -256,17 +256,21 @@ def is_hf_state(state: Mapping[str, torch.Tensor]) -> bool:
     )
 
 
-def hf_config(arch: dict, features: int, out_channels: Sequence[int]) -> dict:
+def hf_config(
+    arch: dict, features: int, out_channels: Sequence[int], max_depth: Optional[float] = None
+) -> dict:
     """``config.json`` of ``DepthAnythingForDepthEstimation`` for our model's sizes.
 
     Args:
         arch (dict): the encoder (:func:`~mmdistilldepth.models.backbones.resolve_arch`).
         features (int): DPT fusion width (``fusion_hidden_size``).
         out_channels (Sequence[int]): the 4 level widths (``neck_hidden_sizes``).
+        max_depth (float, optional): a metric head's range (``DepthAnythingV2(max_depth)``).
 
     Returns:
         dict: a relative-depth config (``depth_estimation_type='relative'``,
-        ``max_depth=1``: the ReLU output is returned as it is).
+        ``max_depth=1``: the ReLU output is returned as it is), or with ``max_depth``
+        a metric one (``'metric'``: ``sigmoid * max_depth``, the same tensors).
     """
     mlp_ratio = arch.get('mlp_ratio', 4.0)
     out_indices = [int(i) + 1 for i in arch['layer_idx']]  # stage 0 is the embedding
@@ -280,7 +284,7 @@ def hf_config(arch: dict, features: int, out_channels: Sequence[int]) -> dict:
             'hidden_size': arch['embed_dim'],
             'num_hidden_layers': arch['depth'],
             'num_attention_heads': arch['num_heads'],
-            'mlp_ratio': int(mlp_ratio) if float(mlp_ratio).is_integer() else mlp_ratio,
+            'mlp_ratio': _plain_number(mlp_ratio),
             'use_swiglu_ffn': arch.get('ffn', 'mlp') == 'swiglu',
             'image_size': HF_IMAGE_SIZE,
             'patch_size': 14,
@@ -301,12 +305,18 @@ def hf_config(arch: dict, features: int, out_channels: Sequence[int]) -> dict:
         'fusion_hidden_size': int(features),
         'head_in_index': -1,
         'head_hidden_size': 32,
-        'depth_estimation_type': 'relative',
-        'max_depth': 1,
+        'depth_estimation_type': 'relative' if max_depth is None else 'metric',
+        # An int where it is one: transformers 5 declares the field ``int | None``.
+        'max_depth': 1 if max_depth is None else _plain_number(max_depth),
         'use_pretrained_backbone': False,
         'initializer_range': 0.02,
         'torch_dtype': 'float32',
     }
+
+
+def _plain_number(value: float):
+    """An int where the value is one (transformers 5 types some fields ``int``)."""
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def model_args_from_hf_config(config: Mapping, source: str = 'config.json') -> dict:
@@ -318,11 +328,13 @@ def model_args_from_hf_config(config: Mapping, source: str = 'config.json') -> d
 
     Returns:
         dict: ``encoder`` (``'vits'``... when the sizes are an official DINOv2's, else
-        a custom dict), ``features`` and ``out_channels``.
+        a custom dict), ``features`` and ``out_channels``; and ``max_depth`` for a
+        metric model (``depth_estimation_type: metric``, e.g. the
+        ``Depth-Anything-V2-Metric-*-hf`` repositories).
 
     Raises:
-        HFLayoutError: not ``model_type: depth_anything``, a metric head, or a head
-            variant our model does not have (the message says which key).
+        HFLayoutError: not ``model_type: depth_anything``, or a head variant our
+            model does not have (the message says which key).
     """
     from .backbones.dinov2_vit import DINOV2_ARCHS
 
@@ -331,13 +343,15 @@ def model_args_from_hf_config(config: Mapping, source: str = 'config.json') -> d
             f'{source}: model_type is {config.get("model_type")!r}, not '
             f'{HF_MODEL_TYPE!r} (a transformers Depth Anything model)'
         )
-    if config.get('depth_estimation_type', 'relative') != 'relative':
+    kind = config.get('depth_estimation_type', 'relative')
+    if kind not in ('relative', 'metric'):
         raise HFLayoutError(
-            f'{source}: depth_estimation_type {config["depth_estimation_type"]!r}: only '
-            'relative-depth models (ReLU head) are supported; metric heads (sigmoid times '
-            'max_depth) are not'
+            f"{source}: depth_estimation_type {kind!r}: expected 'relative' (ReLU head) "
+            "or 'metric' (sigmoid times max_depth)"
         )
-    if config.get('max_depth', 1) not in (1, None):
+    if kind == 'metric' and not (config.get('max_depth') or 0) > 0:
+        raise HFLayoutError(f'{source}: a metric model needs max_depth > 0')
+    if kind == 'relative' and config.get('max_depth', 1) not in (1, None):
         raise HFLayoutError(
             f'{source}: max_depth {config["max_depth"]} scales a relative '
             'head, which our DepthAnythingV2 does not do (expected 1)'
@@ -400,6 +414,7 @@ def model_args_from_hf_config(config: Mapping, source: str = 'config.json') -> d
         encoder=encoder,
         features=int(config.get('fusion_hidden_size', 64)),
         out_channels=[int(c) for c in config.get('neck_hidden_sizes', (48, 96, 192, 384))],
+        **({'max_depth': float(config['max_depth'])} if kind == 'metric' else {}),
     )
 
 

@@ -206,3 +206,47 @@ def test_trained_student_exports_to_hf(tmp_path):
             model(pixel_values=x).predicted_depth - expected
         ).abs().max() <= 1e-5 * expected.abs().max()
         assert torch.allclose(init_model(out)(x)[:, 0], expected, atol=1e-6)
+
+
+def test_metric_finetune_checkpoint_exports_and_loads(tmp_path):
+    """A metric fine-tuning checkpoint (SupervisedDepthEstimator, max_depth in its config)
+    -> a transformers 'metric' folder; both load back as a metric DepthAnythingV2.
+    """
+    transformers = pytest.importorskip('transformers')
+    from mmengine.config import Config
+
+    from mmdistilldepth.registry import MODELS
+    from mmdistilldepth.utils import register_all_modules
+
+    register_all_modules()
+    student = dict(
+        type='DepthAnythingV2',
+        encoder=dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
+        features=16,
+        out_channels=[8, 16, 24, 48],
+        max_depth=20.0,
+    )
+    cfg = Config(dict(model=dict(type='SupervisedDepthEstimator', student=student)))
+    torch.manual_seed(0)
+    net = MODELS.build(student).eval()
+    state = {'student.' + k: v for k, v in net.state_dict().items()}
+    src = str(tmp_path / 'iter_20000.pth')
+    torch.save(dict(state_dict=state, meta=dict(cfg=cfg.pretty_text)), src)
+    out = str(tmp_path / 'metric_hf')
+    tool = load_tool('model_converters', 'convert_checkpoint.py')
+    assert tool.main([src, out, '--to', 'hf']) == 0
+    with open(osp.join(out, 'config.json')) as f:
+        config = json.load(f)
+    assert config['depth_estimation_type'] == 'metric' and config['max_depth'] == 20
+    model = transformers.DepthAnythingForDepthEstimation.from_pretrained(
+        out, dtype=torch.float32
+    ).eval()
+    x = torch.randn(1, 3, 518, 518)
+    with torch.no_grad():
+        expected = net(x)[:, 0]
+        assert 0 < expected.min() and expected.max() < 20.0
+        assert (model(pixel_values=x).predicted_depth - expected).abs().max() <= 1e-4
+        for spec in (out, src):  # the folder, and the checkpoint file with its meta
+            loaded = init_model(spec)
+            assert loaded.pred_space == 'depth' and loaded.max_depth == 20.0
+            assert torch.allclose(loaded(x)[:, 0], expected, atol=1e-5)

@@ -127,7 +127,7 @@ def convert_to_hf(
     src: str, dst: str, allow_pickle: bool = False, config: Optional[str] = None
 ) -> str:
     """Write ``src`` (any layout) as a transformers folder ``dst``; returns the source layout."""
-    from mmdistilldepth.apis.hf import encoder_from_meta
+    from mmdistilldepth.apis.hf import encoder_from_meta, estimator_from_meta
     from mmdistilldepth.models.backbones import resolve_arch
     from mmdistilldepth.models.hf_layout import (
         dav2_to_hf,
@@ -139,7 +139,11 @@ def convert_to_hf(
     state, meta = read_any(src, allow_pickle)
     state, layout = to_dav2_layout(state)
     args = model_args_from_state(state, encoder_from_meta(meta, config))
-    folder_config = hf_config(resolve_arch(args['encoder']), args['features'], args['out_channels'])
+    # A metric head has the relative one's tensors: only the config says.
+    max_depth = estimator_from_meta(meta, config).get('max_depth')
+    folder_config = hf_config(
+        resolve_arch(args['encoder']), args['features'], args['out_channels'], max_depth
+    )
     write_hf_folder(dst, dav2_to_hf(state), folder_config)
     return layout
 
