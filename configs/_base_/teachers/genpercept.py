@@ -20,5 +20,5 @@ teacher = dict(
     empty_text_embedding=genpercept_empty_text_embedding,
     dtype='auto',  # float32 on CPU, bf16 (fp16 where bf16 is missing) on CUDA
     depth_offset=0.1,  # only for prediction='depth'
-    chunk_size=None,
+    max_batch=None,
 )  # e.g. 8 to bound GPU memory on large teacher batches

@@ -79,8 +79,10 @@ class GenPerceptTeacher(BaseTeacher):
             CUDA), ``'float32'``, ``'float16'`` or ``'bfloat16'``.
         depth_offset (float): ``offset`` of the depth -> disparity conversion; only
             used with ``prediction='depth'``.
-        chunk_size (int, optional): run at most this many views per forward pass
-            (bounds memory); None runs the whole batch at once.
+        max_batch (int, optional): run at most this many views per forward pass
+            (:attr:`BaseTeacher.max_batch`, bounds memory); None runs the whole batch
+            at once.
+        chunk_size (int, optional): the old name of ``max_batch``, still accepted.
     """
 
     def __init__(
@@ -91,9 +93,14 @@ class GenPerceptTeacher(BaseTeacher):
         empty_text_embedding: Optional[str] = None,
         dtype: Union[str, torch.dtype] = 'auto',
         depth_offset: float = 0.1,
+        max_batch: Optional[int] = None,
         chunk_size: Optional[int] = None,
     ) -> None:
         super().__init__()
+        if chunk_size is not None and max_batch not in (None, chunk_size):
+            raise ValueError(
+                f'chunk_size={chunk_size} is the old name of max_batch={max_batch}; give one'
+            )
         if prediction not in ('disparity', 'depth'):
             raise ValueError(f"prediction must be 'disparity' or 'depth', got {prediction!r}")
         if processing_res < 0 or processing_res % 8 != 0:
@@ -117,7 +124,7 @@ class GenPerceptTeacher(BaseTeacher):
         self.processing_res = processing_res
         self.prediction = prediction
         self.depth_offset = depth_offset
-        self.chunk_size = chunk_size
+        self.max_batch = max_batch if max_batch is not None else chunk_size
         self.dtype = resolve_dtype(dtype)
 
         embedding = self._empty_prompt_embedding(empty_text_embedding)
@@ -185,8 +192,7 @@ class GenPerceptTeacher(BaseTeacher):
         self, images: torch.Tensor, gt_depth: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
         images = images.clamp(0.0, 1.0)
-        chunks = [images] if self.chunk_size is None else images.split(self.chunk_size)
-        pred = torch.cat([self._run(chunk) for chunk in chunks])
+        pred = self._run(images)  # BaseTeacher.predict passes max_batch views at most
         if pred.shape[-2:] != images.shape[-2:]:
             pred = F.interpolate(
                 pred, size=images.shape[-2:], mode='bilinear', align_corners=False, antialias=True

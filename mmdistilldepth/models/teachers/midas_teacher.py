@@ -32,7 +32,8 @@ class MiDaSTeacher(BaseTeacher):
         input_size (int, optional): the network size parameter (the model's
             ``net_size``, 512 / 256, when None).
         max_batch (int, optional): run at most this many views per network call
-            (bounds the memory of large teacher batches); None: all at once.
+            (:attr:`BaseTeacher.max_batch`, bounds the memory of large teacher
+            batches); None: all at once.
         autocast_dtype (torch.dtype, optional): autocast dtype on CUDA
             (``torch.bfloat16``); None runs in float32. The CPU runs in float32.
     """
@@ -72,12 +73,9 @@ class MiDaSTeacher(BaseTeacher):
         if size != (height, width):
             x = torch.nn.functional.interpolate(x, size, mode='bicubic', align_corners=False)
         use_autocast = images.device.type == 'cuda' and self.autocast_dtype is not None
-        chunk = self.max_batch or x.shape[0]
-        outs = []
+        # BaseTeacher.predict passes at most max_batch views per call.
         with torch.autocast(images.device.type, dtype=self.autocast_dtype, enabled=use_autocast):
-            for part in x.split(chunk):
-                outs.append(self.model(part, mode='tensor').float())
-        disparity = torch.cat(outs)
+            disparity = self.model(x, mode='tensor').float()
         if disparity.shape[-2:] != (height, width):
             disparity = self.model.resize_output(disparity, (height, width))
         return disparity.clamp(min=0)

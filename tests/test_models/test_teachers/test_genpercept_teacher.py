@@ -224,7 +224,10 @@ def test_deterministic_chunkable_and_independent_of_the_batch(folder, teacher):
     first, second = teacher.predict(rgb), teacher.predict(rgb)
     assert torch.equal(first, second)
     assert torch.allclose(teacher.predict(rgb[1:2]), first[1:2], atol=1e-5)
-    assert torch.allclose(build(folder, chunk_size=2).predict(rgb), first, atol=1e-5)
+    assert torch.allclose(build(folder, max_batch=2).predict(rgb), first, atol=1e-5)
+    assert build(folder, chunk_size=2).max_batch == 2  # the old name still works
+    with pytest.raises(ValueError, match='old name'):
+        build(folder, chunk_size=2, max_batch=3)
 
 
 def test_frozen_and_always_eval(teacher):
