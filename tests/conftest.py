@@ -51,3 +51,19 @@ def load_tool(*parts: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+#: The encoder of the tiny Depth Anything V2 the tool and demo tests build.
+TINY_ENCODER = dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3))
+
+
+def tiny_dav2(seed: int = 0, **kwargs):
+    """A tiny random ``DepthAnythingV2`` (features 16), in eval mode; ``kwargs`` such
+    as ``max_depth=20.0`` go to the constructor.
+    """
+    import torch
+
+    from mmdistilldepth.models.estimators import DepthAnythingV2
+
+    torch.manual_seed(seed)
+    return DepthAnythingV2(TINY_ENCODER, 16, [8, 16, 24, 48], **kwargs).eval()

@@ -178,19 +178,15 @@ def test_hub_errors_say_what_to_do(tmp_path, offline):
         init_model(REPO, checkpoint='x.pth')
 
 
-def test_trained_student_exports_to_hf(tmp_path):
-    """A distiller checkpoint (student.* keys, the config in meta) -> transformers."""
+def _export_training_checkpoint(tmp_path, cfg, net, extra=None):
+    """Save ``net`` as a training checkpoint of ``cfg`` and convert it --to hf.
+
+    Returns:
+        tuple: (checkpoint path, folder, the folder loaded by transformers, float32).
+    """
     transformers = pytest.importorskip('transformers')
-    from mmengine.config import Config
-
-    from mmdistilldepth.registry import MODELS
-    from mmdistilldepth.utils import register_all_modules
-
-    register_all_modules()
-    cfg = Config.fromfile('configs/quickstart/cross_context_synthetic.py')
-    student = MODELS.build(cfg.model.student).eval()
-    state = {'student.' + k: v for k, v in student.state_dict().items()}
-    state['teacher_dummy.weight'] = torch.zeros(1)
+    state = {'student.' + k: v for k, v in net.state_dict().items()}
+    state.update(extra or {})
     src = str(tmp_path / 'iter_6.pth')
     torch.save(dict(state_dict=state, meta=dict(cfg=cfg.pretty_text)), src)
     out = str(tmp_path / 'student_hf')
@@ -199,6 +195,21 @@ def test_trained_student_exports_to_hf(tmp_path):
     model = transformers.DepthAnythingForDepthEstimation.from_pretrained(
         out, dtype=torch.float32
     ).eval()
+    return src, out, model
+
+
+def test_trained_student_exports_to_hf(tmp_path):
+    """A distiller checkpoint (student.* keys, the config in meta) -> transformers."""
+    from mmengine.config import Config
+
+    from mmdistilldepth.registry import MODELS
+    from mmdistilldepth.utils import register_all_modules
+
+    register_all_modules()
+    cfg = Config.fromfile('configs/quickstart/cross_context_synthetic.py')
+    student = MODELS.build(cfg.model.student).eval()
+    extra = {'teacher_dummy.weight': torch.zeros(1)}
+    _, out, model = _export_training_checkpoint(tmp_path, cfg, student, extra)
     x = torch.randn(1, 3, 518, 518)
     with torch.no_grad():
         expected = student(x)[:, 0]
@@ -209,10 +220,11 @@ def test_trained_student_exports_to_hf(tmp_path):
 
 
 def test_metric_finetune_checkpoint_exports_and_loads(tmp_path):
-    """A metric fine-tuning checkpoint (SupervisedDepthEstimator, max_depth in its config)
-    -> a transformers 'metric' folder; both load back as a metric DepthAnythingV2.
+    """A metric fine-tuning checkpoint (SupervisedDepthEstimator, max_depth in its config).
+
+    It exports as a transformers 'metric' folder; both load back as a metric
+    DepthAnythingV2.
     """
-    transformers = pytest.importorskip('transformers')
     from mmengine.config import Config
 
     from mmdistilldepth.registry import MODELS
@@ -229,18 +241,10 @@ def test_metric_finetune_checkpoint_exports_and_loads(tmp_path):
     cfg = Config(dict(model=dict(type='SupervisedDepthEstimator', student=student)))
     torch.manual_seed(0)
     net = MODELS.build(student).eval()
-    state = {'student.' + k: v for k, v in net.state_dict().items()}
-    src = str(tmp_path / 'iter_20000.pth')
-    torch.save(dict(state_dict=state, meta=dict(cfg=cfg.pretty_text)), src)
-    out = str(tmp_path / 'metric_hf')
-    tool = load_tool('model_converters', 'convert_checkpoint.py')
-    assert tool.main([src, out, '--to', 'hf']) == 0
+    src, out, model = _export_training_checkpoint(tmp_path, cfg, net)
     with open(osp.join(out, 'config.json')) as f:
         config = json.load(f)
     assert config['depth_estimation_type'] == 'metric' and config['max_depth'] == 20
-    model = transformers.DepthAnythingForDepthEstimation.from_pretrained(
-        out, dtype=torch.float32
-    ).eval()
     x = torch.randn(1, 3, 518, 518)
     with torch.no_grad():
         expected = net(x)[:, 0]

@@ -41,18 +41,10 @@ def test_predict_and_depth_show_the_inference_path(app, image_file):
 
 def test_depth_tab_of_a_metric_model(app, image_file):
     """A metric model's depth: depth files, metres in the notes, inverse-depth colours."""
-    import torch
-
     from mmdistilldepth.demo.core import DemoModel
-    from mmdistilldepth.models.estimators import DepthAnythingV2
+    from tests.conftest import tiny_dav2
 
-    torch.manual_seed(2)
-    net = DepthAnythingV2(
-        dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-        16,
-        [8, 16, 24, 48],
-        max_depth=20.0,
-    ).eval()
+    net = tiny_dav2(seed=2, max_depth=20.0)
     metric = DemoApp([DemoModel('metric', net, 56, 280)], store=app.store)
     color, _, colorbar, files, info = metric.depth(image_file)
     depth = np.load([f for f in files if f.endswith('.npy')][0])

@@ -13,7 +13,7 @@ from mmdistilldepth.apis.outputs import (
     write_ply,
 )
 from mmdistilldepth.models.estimators import DepthAnythingV2
-from tests.conftest import load_tool
+from tests.conftest import load_tool, tiny_dav2
 
 CONFIG = """model = dict(
     type='DepthAnythingV2',
@@ -263,13 +263,7 @@ def test_metric_model_writes_depth_in_metres(setup, capsys):
     """A metric student (pred_space 'depth') gets depth files, not disparity ones."""
     root, tool = setup
     (root / 'metric.py').write_text(CONFIG.replace('48])', '48], max_depth=20.0)'))
-    torch.manual_seed(1)
-    model = DepthAnythingV2(
-        dict(embed_dim=48, depth=4, num_heads=2, layer_idx=(0, 1, 2, 3)),
-        16,
-        [8, 16, 24, 48],
-        max_depth=20.0,
-    )
+    model = tiny_dav2(seed=1, max_depth=20.0)
     torch.save(model.state_dict(), root / 'metric.pth')
     out = root / 'metric_out'
     args = [str(root / 'images' / 'a.png'), str(root / 'metric.py'), str(root / 'metric.pth')]
@@ -279,7 +273,7 @@ def test_metric_model_writes_depth_in_metres(setup, capsys):
     assert not (out / 'a_disparity.npy').exists()
     depth = np.load(out / 'a_depth.npy')
     expected = inference_module.inference_depth(
-        model.eval(), cv2.imread(str(root / 'images' / 'a.png'))[..., ::-1].copy(), 28
+        model, cv2.imread(str(root / 'images' / 'a.png'))[..., ::-1].copy(), 28
     )
     np.testing.assert_allclose(depth, expected, rtol=1e-5)
     assert 0 < depth.min() and depth.max() < 20.0
