@@ -312,11 +312,11 @@ def _select_two_pass(
     # Pass 2: the low halves among the pixels whose high half is the lower rank's.
     # The bins of all levels go into one buffer: one histogram, zeroed once.
     table = torch.cat([high_q[..., 0], high_q.new_full((bsz, 1), nd)], 1).to(keys.dtype)
-    bins = torch.empty(bsz, len(ids), n, dtype=torch.int64, device=device)
-    for level, level_ids in enumerate(ids):
+    bins = []
+    for level_ids in ids:
         match = high == table.gather(1, level_ids)
-        torch.add(low, torch.where(match, level_ids, num), alpha=nd, out=bins[:, level])
-    bins = bins.view(bsz, -1)
+        bins.append(torch.add(low, torch.where(match, level_ids, num), alpha=nd))
+    bins = torch.cat(bins, 1) if len(bins) > 1 else bins[0]
     hist = bin_sums(bins, ones, rows * nd).view(bsz, rows, nd)[:, :num].unsqueeze(2)
     pixels = None
     if with_pixels:

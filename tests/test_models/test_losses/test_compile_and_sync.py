@@ -100,3 +100,25 @@ def test_torch_compile_fullgraph_matches_eager():
     ref_value, ref_grad = forward_backward(loss, pred, target, mask)
     torch.testing.assert_close(value, ref_value, rtol=1e-12, atol=0)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize('grouping', ['range', 'spatial'])
+def test_float32_fast_paths_compile_and_do_not_sync(monkeypatch, grouping):
+    """float32 maps take the two-pass selection and (range) the target's row selection,
+    which only big maps reach: made reachable here by lowering the size bound.
+    """
+    from mmdistilldepth.models.losses import selection
+
+    monkeypatch.setattr(selection, 'WIDE_DIGITS_FROM', 1)
+    torch._dynamo.reset()
+    pred, target, mask = (
+        x if x.dtype == torch.bool else x.float() for x in random_maps(shape=(2, 1, 12, 16))
+    )
+    loss = NormalizedL1Loss(normalization='hybrid', grouping=grouping)
+    with RecordOps() as ops:
+        ref_value, ref_grad = forward_backward(loss, pred, target, mask)
+    assert not ops.names & SYNCING, ops.names & SYNCING
+    assert not ops.bool_indexing
+    value, grad = forward_backward(torch.compile(loss, fullgraph=True), pred, target, mask)
+    torch.testing.assert_close(value, ref_value, rtol=1e-5, atol=0)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-8)
