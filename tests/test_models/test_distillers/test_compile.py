@@ -81,6 +81,9 @@ def test_quickstart_trains_one_iteration_compiled():
     for (name, a), b, c in zip(
         compiled.student.named_parameters(), eager.student.parameters(), initial
     ):
-        torch.testing.assert_close(a - c, b - c, rtol=1e-3, atol=1e-6)
+        # atol: the normalized losses do not change when the prediction shifts, so the
+        # last conv's bias has an analytically zero gradient, whose float noise (a
+        # cancelling sum over every pixel, ~1e-6 here) differs between the two graphs.
+        torch.testing.assert_close(a - c, b - c, rtol=1e-3, atol=1e-5)
         moved += int(not torch.equal(a, c))
     assert moved > len(initial) // 2
