@@ -108,28 +108,11 @@ def _select_generic(
 ) -> Tuple[Tensor, Optional[Tensor]]:
     """:func:`select_ranks` for any key width: one slot per (context, rank).
 
-    Args:
-        keys (Tensor): (B, N) int32 or int64 keys from :func:`order_keys`.
-        ids (Sequence[Tensor]): per level, (B, N) int64 context ids numbered over
-            all levels (level ``l`` owns ``sum(sizes[:l]) ..``), ``K = sum(sizes)``
-            meaning "in no context".
-        sizes (Sequence[int]): the number of contexts of each level.
-        ranks (Tensor): (B, K, Q) 1-based ranks within each context, nondecreasing
-            along Q (Q is 1 or 2). Out-of-range ranks (empty contexts) give an
-            arbitrary key and pixel.
-        nested (bool): each level's contexts are unions of equally many consecutive
-            contexts of the finest level (nested value bins); the first pass then
-            histograms the finest level only.
-        with_pixels (bool): also return a pixel holding each order statistic.
-
-    Returns:
-        tuple: ``selected`` (B, K, Q) keys, and ``pixels`` (B, K, Q) int64 (one
-        of them with ties) or None.
+    Arguments and results as :func:`select_ranks`, which checks them; with Q = 2 the
+    ranks must be nondecreasing along Q.
     """
     bsz, n = keys.shape
     num, q = sum(sizes), ranks.shape[-1]
-    if q not in (1, 2):
-        raise ValueError(f'select_ranks takes 1 or 2 ranks per context, got {q}')
     device = keys.device
     slots = num * q + 1  # (context, rank) pairs, then one slot for the rest
     dump = slots - 1
