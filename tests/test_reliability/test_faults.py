@@ -6,7 +6,6 @@ from ``FaultInjectionHook`` (a plan of iterations, ranks and kinds, each fault o
 and every restart is the same command with ``--resume``, as a cluster would run it.
 """
 
-import os
 import os.path as osp
 import signal
 import sys
@@ -14,12 +13,10 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
-from tests.test_reliability.test_torchrun import _free_port
 from tests.test_reliability.tiny_quickstart import (
     QUICKSTART,
-    child_env,
     different_tensors,
+    dist_train,
     fault_config,
     fault_options,
     run,
@@ -95,33 +92,12 @@ def test_sigterm_killed_worker_and_truncated_checkpoint_then_exact_weights(unint
     assert not different_tensors(final, uninterrupted)
 
 
-def _dist_train(config, work_dir, options, max_restarts, tmp_path):
-    env = dict(
-        child_env(),
-        MASTER_ADDR='127.0.0.1',
-        PORT=str(_free_port()),
-        MAX_RESTARTS=str(max_restarts),
-        PATH=os.pathsep.join([osp.dirname(sys.executable), os.environ['PATH']]),
-    )
-    command = [
-        'bash',
-        osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
-        str(config),
-        '2',
-        '--work-dir',
-        str(work_dir),
-        '--cfg-options',
-        *options,
-    ]
-    return run_any(command, timeout=300, env=env)
-
-
 @pytest.mark.skipif(sys.platform == 'win32', reason='torchrun with gloo on POSIX')
 def test_lost_rank_and_sigterm_on_one_rank_under_torchrun_then_exact_weights(tmp_path):
     """2 CPU processes (gloo): torchrun restarts the group, which resumes by itself."""
     max_iters = 8
     options = fault_options(max_iters, INTERVAL, 0)
-    reference = _dist_train(QUICKSTART, tmp_path / 'reference', options, 0, tmp_path)
+    reference = dist_train(QUICKSTART, tmp_path / 'reference', options, MAX_RESTARTS='0')
     assert reference.returncode == 0, reference.stdout[-3000:]
     config = fault_config(
         tmp_path,
@@ -130,7 +106,7 @@ def test_lost_rank_and_sigterm_on_one_rank_under_torchrun_then_exact_weights(tmp
             dict(id=1, iter=5, rank=0, kind='sigterm'),  # rank 0 only: both must stop
         ],
     )
-    faulty = _dist_train(config, tmp_path / 'run', options, 2, tmp_path)
+    faulty = dist_train(config, tmp_path / 'run', options, MAX_RESTARTS='2')
     log = faulty.stdout
     assert faulty.returncode == 0, log[-5000:]
     # no --resume was given: the restarted groups resumed by themselves

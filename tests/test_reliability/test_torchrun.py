@@ -13,7 +13,6 @@ One run checks three things:
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,7 @@ import pytest
 
 from mmdistilldepth.datasets import SyntheticNYUv2
 from tests.conftest import REPO_ROOT
-from tests.test_reliability.tiny_quickstart import QUICKSTART, child_env, tiny_options
+from tests.test_reliability.tiny_quickstart import QUICKSTART, child_env, dist_train, tiny_options
 
 NAN_TEACHER = '''
 import torch
@@ -50,12 +49,6 @@ class NaNOnOneRankTeacher(SimulatedTeacher):
 '''
 
 METRICS = ('abs_rel', 'sq_rel', 'rmse', 'delta1', 'delta2', 'i_rmse')
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _val_options(prefix, data_root):
@@ -87,35 +80,11 @@ def test_two_process_training_skips_together_and_gathers_the_metric(tmp_path):
         model = dict(teacher=dict(type='NaNOnOneRankTeacher', nan_iteration=2, nan_rank=1))
     """)
     )
-    env = dict(
-        child_env(),
-        PYTHONPATH=str(tmp_path),
-        MASTER_ADDR='127.0.0.1',
-        PORT=str(_free_port()),
-        PATH=os.pathsep.join([osp.dirname(sys.executable), os.environ['PATH']]),
-    )
     work_dir = tmp_path / 'run'
     options = tiny_options(
         4, 4, 0, ['train_cfg.val_interval=4', *_val_options('val_dataloader', data_root)]
     )
-    train = subprocess.run(
-        [
-            'bash',
-            osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
-            str(config),
-            '2',
-            '--work-dir',
-            str(work_dir),
-            '--cfg-options',
-            *options,
-        ],
-        env=env,
-        cwd=str(tmp_path),
-        timeout=300,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    train = dist_train(config, work_dir, options, cwd=tmp_path, PYTHONPATH=str(tmp_path))
     log = train.stdout
     assert train.returncode == 0, log[-5000:]
     assert "dist_cfg: {'backend': 'gloo'}" in log  # chosen by train.py without CUDA

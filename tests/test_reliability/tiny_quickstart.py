@@ -131,6 +131,43 @@ def fault_options(max_iters: int, checkpoint_interval: int, num_workers: int) ->
     return [o for o in options if not o.startswith('custom_hooks=')]
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def dist_train(
+    config, work_dir, options: Sequence[str], timeout: float = 300, cwd=REPO_ROOT, **env: str
+) -> subprocess.CompletedProcess:
+    """``tools/dist_train.sh CONFIG 2`` (torchrun, 2 CPU processes, gloo) on a free port.
+
+    ``env`` adds variables (``MAX_RESTARTS``, ``PYTHONPATH``...); the exit status is
+    not checked.
+    """
+    env = dict(
+        child_env(),
+        MASTER_ADDR='127.0.0.1',
+        PORT=str(free_port()),
+        PATH=os.pathsep.join([osp.dirname(sys.executable), os.environ['PATH']]),
+        **env,
+    )
+    command = [osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), str(config), '2']
+    command += ['--work-dir', str(work_dir), '--cfg-options', *options]
+    return subprocess.run(
+        ['bash', *command],
+        env=env,
+        cwd=str(cwd),
+        timeout=timeout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def run_any(command: Sequence[str], timeout: float = 180, env=None) -> subprocess.CompletedProcess:
     """:func:`run` without the check of the exit status."""
     return subprocess.run(
