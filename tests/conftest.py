@@ -67,3 +67,12 @@ def tiny_dav2(seed: int = 0, **kwargs):
 
     torch.manual_seed(seed)
     return DepthAnythingV2(TINY_ENCODER, 16, [8, 16, 24, 48], **kwargs).eval()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

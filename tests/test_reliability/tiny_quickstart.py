@@ -11,7 +11,7 @@ from typing import Dict, List, Sequence
 import torch
 
 import mmdistilldepth  # noqa: F401  (allow-lists what MMEngine checkpoints hold)
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 
 QUICKSTART = osp.join(REPO_ROOT, 'configs', 'quickstart', 'cross_context_synthetic.py')
 
@@ -129,15 +129,6 @@ def fault_options(max_iters: int, checkpoint_interval: int, num_workers: int) ->
     """:func:`tiny_options` without validation, keeping the config's custom hooks."""
     options = tiny_options(max_iters, checkpoint_interval, num_workers, NO_VALIDATION)
     return [o for o in options if not o.startswith('custom_hooks=')]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def dist_train(

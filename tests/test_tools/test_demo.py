@@ -9,7 +9,6 @@ saves a screenshot; ``MDD_SAVE_SCREENSHOT=1`` also writes it to docs/_static/dem
 import os
 import os.path as osp
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT, load_tool, require_fixture
+from tests.conftest import REPO_ROOT, free_port, load_tool, require_fixture
 
 SCREENSHOT = osp.join(REPO_ROOT, 'docs', '_static', 'demo.png')
 
@@ -58,12 +57,6 @@ def test_compare_takes_at_most_two_values(capsys):
     assert '--compare takes CONFIG [CHECKPOINT]' in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
     """``python tools/demo.py configs/_base_/models/dav2_vits.py FIXTURE --port P``."""
@@ -72,7 +65,7 @@ def server(tmp_path_factory):
         reason='the demo extra is not installed: pip install "mmdistilldepth[demo]"',
     )
     weights = require_fixture('dav2_vits', 'weights_fp16.safetensors')
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp('server') / 'demo.log'
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', PYTHONUNBUFFERED='1')
     with open(log, 'w') as out:
